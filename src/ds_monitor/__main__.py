@@ -1,0 +1,3 @@
+from ds_monitor.cli import main
+
+main()

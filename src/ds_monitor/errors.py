@@ -1,0 +1,80 @@
+"""One error family for the whole monitor.
+
+Exit codes live on the classes (spec section 1): 1 = the sweep could not complete because of
+DolphinScheduler, 2 = usage or configuration. Only the CLI entry turns an error into output and
+an exit code; everything below raises. Third-party exceptions (requests, urllib3, yaml, smtplib)
+are translated at the edge with ``raise ... from err`` so none travels further.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error the monitor raises on purpose. ``str(err)`` is one line for an operator."""
+
+    exit_code = 1
+
+
+class ConfigError(MonitorError):
+    """The configuration is unusable; the message names the key, variable or file."""
+
+    exit_code = 2
+
+
+class StateError(MonitorError):
+    """A state file could not be read or written (not a corrupt file: that is quarantined)."""
+
+    exit_code = 1
+
+
+class DSError(MonitorError):
+    """Anything that went wrong talking to DolphinScheduler."""
+
+    exit_code = 1
+
+
+class DSUnreachable(DSError):
+    """Connection refused, DNS failure, TLS failure or timeout: DS never answered."""
+
+
+class DSAuthError(DSError):
+    """HTTP 401 (DS answers a bad, expired or missing token with an empty body)."""
+
+
+class DSProtocolError(DSError):
+    """DS answered, but not with the JSON envelope: HTML page, truncated JSON, unexpected HTTP status."""
+
+    def __init__(self, message: str, *, http_status: int | None = None):
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class DSApiError(DSError):
+    """A DS business error: HTTP 200 with a non-zero ``code`` in the envelope.
+
+    Branch on ``code``, never on ``msg``: DS localises the text and formats numbers with grouping
+    separators.
+    """
+
+    def __init__(self, code: int, msg: str, *, endpoint: str = ""):
+        self.code = code
+        self.msg = msg
+        self.endpoint = endpoint
+        where = f" ({endpoint})" if endpoint else ""
+        super().__init__(f"DS error {code}: {msg}{where}")
+
+
+class ActionOutcomeUnknown(DSError):
+    """A state-changing call (recovery) may have reached DS but no answer came back.
+
+    Never retried blindly: the caller re-reads the instance on the next sweep instead.
+    """
+
+
+class NotifyError(MonitorError):
+    """A channel refused or failed a send. ``retryable`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retryable: bool, code: int | str | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
