@@ -7,7 +7,17 @@ working. Every value is typed and validated here; errors name the key, variable 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from dotenv import dotenv_values
+
+from ds_monitor.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -117,3 +127,413 @@ class Config:
     state_dir: str = "logs"
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     notification: NotificationConfig = field(default_factory=NotificationConfig)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_CONFIG_PATH = "config/config.yaml"
+
+# The seed tool's environment names, kept so an existing .env works unchanged. Every other key is
+# reachable as DS_<SECTION>__<KEY> (nested sections joined by "__").
+ENV_ALIASES: dict[str, str] = {
+    "dolphinscheduler.api_url": "DS_API_URL",
+    "dolphinscheduler.token": "DS_TOKEN",
+    "dolphinscheduler.api_version": "DS_API_VERSION",
+    "dolphinscheduler.server_timezone": "DS_SERVER_TIMEZONE",
+    "monitor.continuous_mode": "DS_CONTINUOUS_MODE",
+    "monitor.check_interval": "DS_CHECK_INTERVAL",
+    "monitor.time_window_hours": "DS_TIME_WINDOW_HOURS",
+    "monitor.max_failures_for_recovery": "DS_MAX_FAILURES_FOR_RECOVERY",
+    "monitor.enable_schedule_optimization": "DS_ENABLE_SCHEDULE_OPTIMIZATION",
+    "monitor.execution_window_hours": "DS_EXECUTION_WINDOW_HOURS",
+    "monitor.success_cooldown_minutes": "DS_SUCCESS_COOLDOWN_MINUTES",
+    "retry.max_recovery_attempts": "DS_MAX_RECOVERY_ATTEMPTS",
+    "retry.auto_recovery": "DS_AUTO_RECOVERY",
+    "state_dir": "DS_STATE_DIR",
+    "logging.level": "DS_LOG_LEVEL",
+    "notification.dingtalk.enabled": "DS_DINGTALK_ENABLED",
+    "notification.dingtalk.webhook_url": "DS_DINGTALK_WEBHOOK",
+    "notification.dingtalk.secret": "DS_DINGTALK_SECRET",
+    "notification.dingtalk.keyword": "DS_DINGTALK_KEYWORD",
+    "notification.wework.enabled": "DS_WEWORK_ENABLED",
+    "notification.wework.webhook_url": "DS_WEWORK_WEBHOOK",
+    "notification.email.enabled": "DS_EMAIL_ENABLED",
+    "notification.email.smtp_host": "DS_EMAIL_SMTP_HOST",
+    "notification.email.smtp_port": "DS_EMAIL_SMTP_PORT",
+    "notification.email.username": "DS_EMAIL_USERNAME",
+    "notification.email.password": "DS_EMAIL_PASSWORD",
+    "notification.email.from_addr": "DS_EMAIL_FROM",
+    "notification.email.to_addrs": "DS_EMAIL_TO",
+}
+
+SECRET_KEYS = frozenset(
+    {
+        "dolphinscheduler.token",
+        "notification.dingtalk.secret",
+        "notification.dingtalk.webhook_url",
+        "notification.wework.webhook_url",
+        "notification.email.password",
+    }
+)
+
+API_VERSIONS = ("auto", "3.0", "3.1", "3.2", "3.3")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The effective configuration plus where each value came from (``default``, ``file``, ``env:NAME``)."""
+
+    config: Config
+    sources: dict[str, str]
+    path: str
+    file_found: bool
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log filter that masks them wherever they appear."""
+        values = []
+        for key in SECRET_KEYS:
+            value = _get_dotted(self.config, key)
+            if value:
+                values.append(str(value))
+                values.extend(_url_secrets(str(value)))
+        return values
+
+    def require_token(self) -> None:
+        if not self.config.dolphinscheduler.token:
+            raise ConfigError(
+                "dolphinscheduler.token is empty: set DS_TOKEN (or dolphinscheduler.token in "
+                f"{self.path}); create one in the DS UI under Security > Token manage"
+            )
+
+    def effective_values(self) -> list[tuple[str, str, str]]:
+        """(key, masked value, source) for every leaf key, in declaration order."""
+        rows = []
+        for key in _leaf_keys(Config):
+            value = _get_dotted(self.config, key)
+            rows.append((key, mask_value(key, value), self.sources.get(key, "default")))
+        projects = self.config.projects
+        shown = ", ".join(_describe_project(p) for p in projects) if projects else "(all visible projects)"
+        rows.append(("projects", shown, self.sources.get("projects", "default")))
+        return rows
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | None = ".env",
+) -> LoadedConfig:
+    """Load defaults, then the YAML file, then ``.env`` and the environment (highest priority).
+
+    ``path=None`` means the default file, which may be absent; an explicit path must exist.
+    """
+    explicit = path is not None
+    path = path or DEFAULT_CONFIG_PATH
+    raw, file_found = _read_yaml(path, explicit)
+
+    env = dict(_read_dotenv(dotenv_path)) if dotenv_path else {}
+    env.update(os.environ if environ is None else environ)
+
+    sources: dict[str, str] = {}
+    values = _flatten_file_values(raw, path, sources)
+    values.update(_env_values(env, sources))
+    projects = _parse_projects(raw.get("projects"), path)
+    if raw.get("projects"):
+        sources["projects"] = "file"
+
+    config = _build(Config, values, prefix="")
+    config = replace(config, projects=projects)
+    _validate(config, sources)
+    return LoadedConfig(config=config, sources=sources, path=path, file_found=file_found)
+
+
+def mask_value(key: str, value: object) -> str:
+    """Render a config value for humans; secrets become ``***`` (webhook URLs keep their host)."""
+    if key in SECRET_KEYS and value:
+        if key.endswith("webhook_url"):
+            return mask_url(str(value))
+        return "***"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value) if not isinstance(value, bool) else str(value).lower()
+
+
+_URL_SECRET_PARAMS = ("access_token", "key", "sign", "token", "timestamp")
+
+
+def mask_url(url: str) -> str:
+    """``https://host/robot/send?access_token=abc`` -> ``...?access_token=***``; a bare token -> ``***``."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return "***"
+    query = "&".join(
+        f"{name}=***" if name in _URL_SECRET_PARAMS else f"{name}={val}"
+        for name, val in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _url_secrets(url: str) -> list[str]:
+    return [val for name, val in parse_qsl(urlsplit(url).query) if name in _URL_SECRET_PARAMS and val]
+
+
+def _describe_project(project: ProjectSelection) -> str:
+    if project.monitor_all:
+        return f"{project.name} (all workflows)"
+    return f"{project.name} ({', '.join(project.workflows)})"
+
+
+def _read_yaml(path: str, explicit: bool) -> tuple[dict, bool]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}, False
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {err.strerror}") from err
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid syntax"
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from err
+    if raw is None:
+        return {}, True
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of sections")
+    return raw, True
+
+
+def _read_dotenv(dotenv_path: str) -> dict[str, str]:
+    if not os.path.isfile(dotenv_path):
+        return {}
+    return {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+
+
+def _leaf_keys(cls: type, prefix: str = "") -> list[str]:
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.name == "projects":
+            continue
+        hint = hints[f.name]
+        dotted = f"{prefix}{f.name}"
+        if is_dataclass(hint):
+            keys.extend(_leaf_keys(hint, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+
+_LEAF_KEYS = frozenset(_leaf_keys(Config))
+
+
+def _leaf_type(key: str) -> type:
+    cls: type = Config
+    *sections, leaf = key.split(".")
+    for section in sections:
+        cls = typing.get_type_hints(cls)[section]
+    return typing.get_type_hints(cls)[leaf]
+
+
+def _flatten_file_values(raw: dict, path: str, sources: dict[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+
+    def walk(node: object, prefix: str) -> None:
+        if not isinstance(node, dict):
+            raise ConfigError(f"{path}: {prefix.rstrip('.')} must be a mapping, got {_type_name(node)}")
+        for name, value in node.items():
+            dotted = f"{prefix}{name}"
+            if dotted == "projects":
+                continue
+            if dotted in _LEAF_KEYS:
+                values[dotted] = _convert(dotted, value, origin=f"{path}: {dotted}")
+                sources[dotted] = "file"
+            elif any(k.startswith(dotted + ".") for k in _LEAF_KEYS):
+                if value is None:
+                    continue
+                walk(value, dotted + ".")
+            else:
+                raise ConfigError(f"{path}: unknown key {dotted}")
+
+    walk(raw, "")
+    return values
+
+
+def _env_values(env: Mapping[str, str], sources: dict[str, str]) -> dict[str, object]:
+    """The seed's short names (DS_TOKEN, ...) first, then DS_<SECTION>__<KEY>, which wins if both are set."""
+    values: dict[str, object] = {}
+    for dotted, name in ENV_ALIASES.items():
+        if name in env:
+            values[dotted] = _convert(dotted, env[name], origin=f"environment variable {name}")
+            sources[dotted] = f"env:{name}"
+    for name, text in env.items():
+        if not name.startswith("DS_") or "__" not in name:
+            continue
+        dotted = ".".join(part.lower() for part in name[3:].split("__"))
+        if dotted not in _LEAF_KEYS:
+            raise ConfigError(f"environment variable {name}: no configuration key {dotted}")
+        values[dotted] = _convert(dotted, text, origin=f"environment variable {name}")
+        sources[dotted] = f"env:{name}"
+    return values
+
+
+def _type_name(value: object) -> str:
+    return {type(None): "nothing", bool: "a boolean", int: "a number", float: "a number", str: "text",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _convert(key: str, value: object, *, origin: str) -> object:
+    """Turn a YAML or environment value into the key's declared type, or say what is wrong."""
+    target = _leaf_type(key)
+    from_env = isinstance(value, str) and origin.startswith("environment")
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ConfigError(f"{origin}: expected true/false (or 1/0, yes/no), got {value!r}")
+    if target in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{origin}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)) and not from_env:
+            number = value
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                raise ConfigError(f"{origin}: expected a number, got {value!r}") from None
+        if target is int:
+            if float(number) != int(number):
+                raise ConfigError(f"{origin}: expected a whole number, got {value!r}")
+            return int(number)
+        return float(number)
+    if target is str:
+        if value is None:
+            return ""
+        if isinstance(value, (dict, list, bool)):
+            raise ConfigError(f"{origin}: expected text, got {_type_name(value)}")
+        return str(value)
+    # tuple[str, ...]: a YAML list, or comma-separated text (the environment's only form)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        return tuple(str(v) for v in value)
+    raise ConfigError(f"{origin}: expected a list of text values, got {_type_name(value)}")
+
+
+def _parse_projects(raw: object, path: str) -> tuple[ProjectSelection, ...]:
+    """Accept the seed's mapping form, the list shorthand, or nothing (= every visible project)."""
+    if raw is None or raw == {} or raw == []:
+        return ()
+    if isinstance(raw, list):
+        selections = []
+        for item in raw:
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                raise ConfigError(f"{path}: projects: list items must be project names or codes, got {item!r}")
+            selections.append(ProjectSelection(name=str(item)))
+        return tuple(selections)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: projects must be a mapping of project names or a list, got {_type_name(raw)}")
+    selections = []
+    for name, body in raw.items():
+        where = f"{path}: projects.{name}"
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a mapping with workflows / monitor_all")
+        unknown = set(body) - {"workflows", "monitor_all"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]}")
+        workflows = body.get("workflows") or []
+        if not isinstance(workflows, list) or not all(isinstance(w, (str, int)) for w in workflows):
+            raise ConfigError(f"{where}.workflows must be a list of workflow names or codes")
+        monitor_all = body.get("monitor_all", not workflows)
+        if not isinstance(monitor_all, bool):
+            raise ConfigError(f"{where}.monitor_all: expected true/false, got {monitor_all!r}")
+        if not monitor_all and not workflows:
+            raise ConfigError(f"{where}: monitor_all is false but no workflows are listed")
+        selections.append(ProjectSelection(str(name), tuple(str(w) for w in workflows), monitor_all))
+    return tuple(selections)
+
+
+def _build(cls: type, values: dict[str, object], prefix: str):
+    kwargs = {}
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        dotted = f"{prefix}{f.name}"
+        if is_dataclass(hints[f.name]):
+            kwargs[f.name] = _build(hints[f.name], values, dotted + ".")
+        elif dotted in values:
+            kwargs[f.name] = values[dotted]
+    return cls(**kwargs)
+
+
+def _get_dotted(config: object, key: str) -> object:
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+# key -> (check, what the value must be)
+_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "dolphinscheduler.api_url": (lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
+                                 "an http(s) URL such as http://ds-host:12345/dolphinscheduler"),
+    "dolphinscheduler.api_version": (lambda v: v in API_VERSIONS, "one of " + ", ".join(API_VERSIONS)),
+    "dolphinscheduler.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "dolphinscheduler.server_timezone": (lambda v: v == "auto" or _is_zone(v), "auto or an IANA zone such as Asia/Shanghai"),
+    "dolphinscheduler.ui_url": (lambda v: not v or urlsplit(v).scheme in ("http", "https"), "empty or an http(s) URL"),
+    "monitor.check_interval": (lambda v: v >= 1, "at least 1 (seconds)"),
+    "monitor.timeout": (lambda v: v >= 1, "at least 1 (seconds)"),
+    "monitor.time_window_hours": (lambda v: v > 0, "greater than 0"),
+    "monitor.max_failures_for_recovery": (lambda v: v >= 0, "0 or more"),
+    "monitor.execution_window_hours": (lambda v: v > 0, "greater than 0"),
+    "monitor.success_cooldown_minutes": (lambda v: v >= 0, "0 or more"),
+    "monitor.max_unchecked_minutes": (lambda v: v >= 0, "0 or more"),
+    "monitor.missed_run_grace_minutes": (lambda v: v >= 0, "0 or more"),
+    "monitor.http_port": (lambda v: 0 <= v <= 65535, "a port from 0 (off) to 65535"),
+    "monitor.http_host": (lambda v: bool(v), "a host address such as 127.0.0.1"),
+    "retry.max_recovery_attempts": (lambda v: v >= 0, "0 or more"),
+    "retry.recovery_interval": (lambda v: v >= 0, "0 or more (seconds)"),
+    "state_dir": (lambda v: bool(v), "a directory path"),
+    "logging.level": (lambda v: v.upper() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
+    "logging.max_size": (lambda v: v > 0, "greater than 0 (MB)"),
+    "logging.backup_count": (lambda v: v >= 0, "0 or more"),
+    "notification.rate_limit.max_per_window": (lambda v: v >= 1, "at least 1"),
+    "notification.rate_limit.window_hours": (lambda v: v > 0, "greater than 0"),
+    "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
+    "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+}
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _validate(config: Config, sources: dict[str, str]) -> None:
+    for key, (check, expected) in _RULES.items():
+        value = _get_dotted(config, key)
+        if not check(value):
+            source = sources.get(key, "default")
+            origin = f"environment variable {source[4:]}" if source.startswith("env:") else key
+            if origin != key:
+                origin = f"{key} ({origin})"
+            raise ConfigError(f"{origin}: must be {expected}, got {mask_value(key, value)!r}")
+    from ds_monitor.notify import validate_notification_config
+
+    validate_notification_config(config.notification)

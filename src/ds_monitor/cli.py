@@ -1,0 +1,266 @@
+"""The ``python main.py`` command line: parses options, wires the parts together, maps errors to exit codes.
+
+Nothing imports this module. Errors raised anywhere below carry their exit code
+(:mod:`ds_monitor.errors`); :func:`main` prints them as one line, with a traceback only at DEBUG.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import click
+
+from ds_monitor import __version__
+from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config
+from ds_monitor.errors import ConfigError, MonitorError
+from ds_monitor.logging_setup import redact, setup_logging
+
+log = logging.getLogger("ds_monitor.cli")
+
+
+@dataclass
+class Options:
+    """Options shared by every command; a subcommand's own -c/--log-level wins over the group's."""
+
+    config_path: str | None = None
+    log_level: str | None = None
+
+
+def common_options(func):
+    """Add -c/--config and --log-level to a command, so they work before or after the command name."""
+
+    @click.option("-c", "--config", "config_path", default=None, metavar="PATH",
+                  help="Config file (default config/config.yaml; a missing default file is fine).")
+    @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+                  help="Log level (overrides logging.level / DS_LOG_LEVEL).")
+    @functools.wraps(func)
+    def wrapper(*args, config_path, log_level, **kwargs):
+        opts = click.get_current_context().find_object(Options)
+        if opts is not None:
+            opts.config_path = config_path or opts.config_path
+            opts.log_level = log_level or opts.log_level
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def load(*, need_token: bool = False, log_file: bool = True, stream=None) -> LoadedConfig:
+    """Load the configuration and set up logging for the current command."""
+    opts = click.get_current_context().find_object(Options)
+    loaded = load_config(opts.config_path)
+    if need_token:
+        loaded.require_token()
+    cfg = loaded.config
+    setup_logging(
+        opts.log_level or cfg.logging.level,
+        file=cfg.logging.file if log_file else None,
+        max_size_mb=cfg.logging.max_size,
+        backup_count=cfg.logging.backup_count,
+        secrets=loaded.secret_values(),
+        stream=stream,
+    )
+    return loaded
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ds-monitor")
+@common_options
+def cli() -> None:
+    """ds-monitor: notices failed DolphinScheduler workflows, recovers them safely, tells people once."""
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@common_options
+def config_check() -> None:
+    """Validate the configuration and print every effective value with its source (secrets masked)."""
+    loaded = load(log_file=False)
+    where = loaded.path if loaded.file_found else f"{loaded.path} (not found: defaults and environment only)"
+    click.echo(f"config file: {where}")
+    rows = loaded.effective_values()
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        click.echo(f"  {key:<{width}}  {value}  [{source}]")
+    if not loaded.config.dolphinscheduler.token:
+        click.echo("note: dolphinscheduler.token is empty; `run` and `check` need it (DS_TOKEN)")
+    click.echo("configuration OK")
+
+
+@cli.command("cron")
+@click.argument("expression")
+@click.option("--tz", "zone", default="UTC", show_default=True, help="IANA time zone of the schedule.")
+@click.option("--from", "start", default=None, metavar="ISO",
+              help="Start instant, ISO-8601 (default now); without an offset it is read in --tz.")
+@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many fire times to print.")
+@common_options
+def cron_command(expression: str, zone: str, start: str | None, count: int) -> None:
+    """Print the next N fire times of a DolphinScheduler (Quartz) cron EXPRESSION.
+
+    Example: python main.py cron "0 0 2 * * ? *" --tz Asia/Shanghai -n 3
+    """
+    from ds_monitor.cron import next_fire_times, resolve_zone
+
+    tz = resolve_zone(zone)
+    if start is None:
+        begin = datetime.now(timezone.utc)
+    else:
+        try:
+            begin = datetime.fromisoformat(start)
+        except ValueError:
+            raise ConfigError(f"--from: {start!r} is not an ISO-8601 date-time such as 2026-01-31T02:00") from None
+        if begin.tzinfo is None:
+            begin = begin.replace(tzinfo=tz)
+    for fire in next_fire_times(expression, zone, begin, count):
+        click.echo(fire.isoformat())
+
+
+def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None):
+    """Wire client, state store, notifier and monitor from a loaded configuration."""
+    from ds_monitor.ds.client import DSClient
+    from ds_monitor.metrics import ApiMetrics
+    from ds_monitor.monitor import Monitor
+    from ds_monitor.notify import NotificationManager
+    from ds_monitor.state import StateStore
+
+    cfg = loaded.config
+    api_metrics = ApiMetrics(observer=telemetry.ds_call if telemetry is not None else None)
+    client = DSClient(cfg.dolphinscheduler, metrics=api_metrics)
+    return Monitor(cfg, client, StateStore(cfg.state_dir), NotificationManager(cfg.notification),
+                   api_metrics=api_metrics, telemetry=telemetry, dry_run=dry_run)
+
+
+@cli.command("check")
+@click.option("--dry-run", is_flag=True, help="Detect and report, but never call a DS action or send a notification.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sweep report as one JSON object on stdout.")
+@common_options
+def check_command(dry_run: bool, as_json: bool) -> None:
+    """Run exactly one sweep, then exit (1 if the sweep could not complete).
+
+    Example: python main.py check --dry-run --json
+    """
+    loaded = load(need_token=True, stream=sys.stderr)
+    monitor = build_monitor(loaded, dry_run=dry_run)
+    try:
+        report = monitor.sweep()
+    finally:
+        monitor.client.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False))
+    else:
+        click.echo(render_report(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command("run")
+@click.option("--once", is_flag=True, help="One sweep, then exit.")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve /healthz /readyz /metrics /status on this port (0 = off; default monitor.http_port).")
+@common_options
+def run_command(once: bool, http_port: int | None) -> None:
+    """Sweep every monitor.check_interval seconds until SIGTERM/SIGINT (SIGHUP reloads the config).
+
+    Example: python main.py run --http-port 8080
+    """
+    from ds_monitor.runner import Runner
+
+    opts = click.get_current_context().find_object(Options)
+    loaded = load(need_token=True)
+    runner = Runner(loaded, reload=lambda: load(need_token=True), build=build_monitor,
+                    http_port=http_port, once=once or not loaded.config.monitor.continuous_mode,
+                    log_level=opts.log_level)
+    sys.exit(runner.run())
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@common_options
+def status_command(as_json: bool) -> None:
+    """Show recovery, rate-limit and schedule state from the state files (never calls DS).
+
+    Example: python main.py status --json
+    """
+    from ds_monitor.status import collect_status, render_status
+
+    loaded = load(log_file=False)
+    status = collect_status(loaded.config, datetime.now(timezone.utc))
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False))
+    else:
+        click.echo(render_status(status))
+
+
+def render_report(report) -> str:
+    """A short human summary of a sweep report."""
+    lines = [
+        f"sweep {report.started_at.isoformat()}  DS {report.ds_version or '?'}",
+        f"  projects queried: {report.projects_scanned}   definitions: {report.definitions_total} "
+        f"(checked {report.definitions_checked}, skipped by schedule {report.definitions_skipped_by_schedule})",
+        f"  failed instances in window: {len(report.failed_instances)}   outside window: {report.outside_window}",
+    ]
+    for row in report.failed_instances:
+        lines.append(f"    - #{row['instance_id']} {row['name']} {row['state']} started {row['start_time']}")
+    for row in report.threshold_exceeded:
+        lines.append(f"  systemic (over threshold, not recovered): definition {row['definition_code']} "
+                     f"with {row['failures']} failures")
+    for row in report.recoveries:
+        lines.append(f"  recovery #{row['instance_id']} attempt {row['attempt']}: {row['result']} {row['detail']}".rstrip())
+    for row in report.missed_runs:
+        lines.append(f"  missed run: definition {row['definition_code']} fire {row['fire_time']}")
+    for row in report.stuck_runs:
+        lines.append(f"  stuck run: instance #{row['instance_id']} started {row['start_time']}")
+    for row in report.notifications:
+        lines.append(f"  notification {row['channel']} {row['event']}: {row['result']}")
+    api = report.api
+    lines.append(f"  DS calls: {api.get('calls', 0)} (errors {api.get('errors', 0)}, cache hits "
+                 f"{api.get('cache_hits', 0)}, saved by schedule {api.get('saved_by_schedule', 0)}, "
+                 f"p50 {api.get('latency_ms_p50', 0)} ms, p95 {api.get('latency_ms_p95', 0)} ms)")
+    for warning in report.warnings:
+        lines.append(f"  warning: {warning}")
+    if report.error:
+        lines.append(f"  sweep failed: {report.error}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with the code the spec promises (0 done, 1 DS side, 2 usage/config)."""
+    opts = Options()
+    try:
+        cli.main(args=argv, prog_name="main.py", standalone_mode=False, obj=opts)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except MonitorError as exc:
+        _fail(exc, exc.exit_code, opts)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a bare traceback
+        _fail(exc, 1, opts, unexpected=True)
+    sys.exit(0)
+
+
+def _fail(exc: BaseException, code: int, opts: Options, *, unexpected: bool = False) -> None:
+    debug = (opts.log_level or "").upper() == "DEBUG"
+    if debug:
+        log.exception("failed")
+    text = str(exc) or type(exc).__name__
+    prefix = f"internal error ({type(exc).__name__}): " if unexpected else "error: "
+    click.echo(redact(prefix + text), err=True)
+    if unexpected and not debug:
+        click.echo("run again with --log-level DEBUG for the traceback", err=True)
+    sys.exit(code)

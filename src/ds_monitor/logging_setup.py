@@ -1,0 +1,107 @@
+"""Logging: colour on a terminal, plain text elsewhere, a rotating file, and secrets masked everywhere.
+
+Masking happens in the formatter, after the message, its arguments and any traceback are rendered,
+so a token cannot slip through an exception text or a third-party logger (urllib3 logs full request
+URLs with webhook keys at DEBUG).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+import colorama
+
+LOGGER_NAME = "ds_monitor"
+MASK = "***"
+
+# Query parameters and headers that carry credentials in DS and webhook URLs.
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)((?:access_token|key|sign|token|password)=)[^&\s'\"]+"),
+    re.compile(r"(?i)(['\"]?token['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"),
+)
+
+_LEVEL_COLOURS = {
+    logging.DEBUG: colorama.Style.DIM,
+    logging.WARNING: colorama.Fore.YELLOW,
+    logging.ERROR: colorama.Fore.RED,
+    logging.CRITICAL: colorama.Fore.RED + colorama.Style.BRIGHT,
+}
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace every known secret value and every credential-looking URL parameter with ``***``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter that masks secrets in the final line, optionally colouring it by level."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str] = (), colour: bool = False):
+        super().__init__(fmt, datefmt="%Y-%m-%d %H:%M:%S%z")
+        self.secrets = list(secrets)
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = redact(super().format(record), self.secrets)
+        if self.colour and record.levelno in _LEVEL_COLOURS:
+            return f"{_LEVEL_COLOURS[record.levelno]}{text}{colorama.Style.RESET_ALL}"
+        return text
+
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup_logging(
+    level: str = "INFO",
+    *,
+    file: str | None = None,
+    max_size_mb: float = 10,
+    backup_count: int = 5,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Logger:
+    """Configure the ``ds_monitor`` logger tree (and urllib3's) once; safe to call again on reload."""
+    stream = stream if stream is not None else sys.stderr
+    secrets = list(secrets)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_ds_monitor", False):
+            root.removeHandler(handler)
+            handler.close()
+
+    colour = hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+    if colour:
+        colorama.just_fix_windows_console()
+    console = logging.StreamHandler(stream)
+    console.setFormatter(RedactingFormatter(_FORMAT, secrets, colour=colour))
+    handlers: list[logging.Handler] = [console]
+    if file:
+        directory = os.path.dirname(file)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            file, maxBytes=int(max_size_mb * 1024 * 1024), backupCount=backup_count, encoding="utf-8"
+        )
+        rotating.setFormatter(RedactingFormatter(_FORMAT, secrets))
+        handlers.append(rotating)
+    for handler in handlers:
+        handler._ds_monitor = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+
+    numeric = logging.getLevelName(level.upper())
+    root.setLevel(logging.WARNING)
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(numeric)
+    # urllib3 prints request lines with webhook keys at DEBUG; only its warnings are useful here.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    return logger

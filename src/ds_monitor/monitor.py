@@ -1,0 +1,506 @@
+"""One sweep of the monitor, and the self-health bookkeeping across sweeps (spec sections 3 and 7).
+
+A sweep: projects -> definitions and schedules (cached by the client) -> the schedule tracker picks
+the projects worth querying -> one instance-list query per such project (every state, every page)
+-> failures filtered to the window and grouped by definition -> threshold -> journaled recovery of
+the rest -> follow-up of earlier recoveries -> one grouped notification per channel -> state saved.
+
+The decisions live in pure modules (:mod:`ds_monitor.schedule`, :mod:`ds_monitor.recovery`,
+:mod:`ds_monitor.notify`); this module only fetches, hands data over and collects the report.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from ds_monitor.config import Config, ProjectSelection
+from ds_monitor.ds.models import (
+    ACTIVE_STATES,
+    FAILURE,
+    REPORTED_FAILURE_STATES,
+    Definition,
+    Instance,
+    Project,
+    Schedule,
+)
+from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError
+from ds_monitor.notify import Event, NotificationManager, NotificationResult
+from ds_monitor.recovery import FollowUp, RecoveryHandler, RecoveryOutcome, RecoveryPolicy
+from ds_monitor.schedule import ScheduleTracker, TrackerSettings
+from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, StateStore
+
+log = logging.getLogger("ds_monitor.monitor")
+
+UNHEALTHY_AFTER_FAILED_SWEEPS = 3
+# Enough to overlap DS latency across projects without hammering the API server.
+MAX_PARALLEL_PROJECTS = 8
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass
+class SweepReport:
+    """What one sweep saw and did; ``to_dict`` is the JSON of spec section 6 (plus ``error``/``events``)."""
+
+    started_at: datetime
+    finished_at: datetime | None = None
+    ds_version: str = ""
+    projects_scanned: int = 0
+    definitions_total: int = 0
+    definitions_checked: int = 0
+    definitions_skipped_by_schedule: int = 0
+    failed_instances: list[dict] = field(default_factory=list)
+    outside_window: int = 0
+    threshold_exceeded: list[dict] = field(default_factory=list)
+    recoveries: list[dict] = field(default_factory=list)
+    missed_runs: list[dict] = field(default_factory=list)
+    stuck_runs: list[dict] = field(default_factory=list)
+    notifications: list[dict] = field(default_factory=list)
+    api: dict = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["started_at"] = _iso(self.started_at)
+        data["finished_at"] = _iso(self.finished_at)
+        return data
+
+
+class SweepInterrupted(Exception):
+    """Shutdown was requested mid-sweep; raised between steps, after state of finished steps is saved."""
+
+
+@dataclass
+class SweepHealth:
+    """Consecutive failed sweeps, to raise ``monitor_unhealthy`` once and ``monitor_recovered`` once."""
+
+    consecutive_failures: int = 0
+    unhealthy: bool = False
+
+    def record(self, ok: bool) -> str | None:
+        """Return the monitor event this sweep result causes, if any."""
+        if ok:
+            self.consecutive_failures = 0
+            if self.unhealthy:
+                self.unhealthy = False
+                return "monitor_recovered"
+            return None
+        self.consecutive_failures += 1
+        if self.consecutive_failures >= UNHEALTHY_AFTER_FAILED_SWEEPS and not self.unhealthy:
+            self.unhealthy = True
+            return "monitor_unhealthy"
+        return None
+
+
+@dataclass(frozen=True)
+class Estate:
+    """The monitored projects, their monitored definitions and their schedules, as fetched this sweep."""
+
+    projects: list[Project]
+    definitions: dict[int, list[Definition]]
+    schedules: dict[int, list[Schedule]]
+
+    def all_definitions(self) -> list[Definition]:
+        return [d for defs in self.definitions.values() for d in defs]
+
+    def all_schedules(self) -> list[Schedule]:
+        return [s for scheds in self.schedules.values() for s in scheds]
+
+
+def describe_failure(err: BaseException) -> str:
+    """The short reason shown by /readyz and in the unhealthy message."""
+    if isinstance(err, DSAuthError):
+        return "token rejected"
+    if isinstance(err, DSUnreachable):
+        return "DS unreachable"
+    if isinstance(err, DSError):
+        return "DS error"
+    return "sweep failed"
+
+
+def describe_failure_reason(report: SweepReport) -> str:
+    return report.error_reason or ""
+
+
+def select_projects(visible: list[Project], wanted: tuple[ProjectSelection, ...]) -> tuple[list[tuple[Project, ProjectSelection]], list[str]]:
+    """Match configured names (or codes) to DS projects; return the matches and one warning per miss."""
+    if not wanted:
+        return [(p, ProjectSelection(p.name)) for p in visible], []
+    by_name = {p.name: p for p in visible}
+    by_code = {str(p.code): p for p in visible}
+    matched, warnings = [], []
+    for selection in wanted:
+        project = by_name.get(selection.name) or by_code.get(selection.name)
+        if project is None:
+            warnings.append(f"project {selection.name!r} not found in DS{_closest(selection.name, by_name)}")
+        else:
+            matched.append((project, selection))
+    return matched, warnings
+
+
+def select_definitions(project: Project, definitions: list[Definition], selection: ProjectSelection) -> tuple[list[Definition], list[str]]:
+    if selection.monitor_all:
+        return definitions, []
+    by_name = {d.name: d for d in definitions}
+    by_code = {str(d.code): d for d in definitions}
+    chosen, warnings = [], []
+    for name in selection.workflows:
+        definition = by_name.get(name) or by_code.get(name)
+        if definition is None:
+            warnings.append(f"workflow {name!r} not found in project {project.name!r}{_closest(name, by_name)}")
+        else:
+            chosen.append(definition)
+    return chosen, warnings
+
+
+def _closest(name: str, candidates: dict) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    return f" (closest: {', '.join(close)})" if close else ""
+
+
+def has_newer_active(instance: Instance, siblings: list[Instance]) -> bool:
+    """A newer run of the same definition is queued or running: recovering the old one would race it."""
+    started = instance.start_time
+    return any(
+        other.id != instance.id
+        and other.state in ACTIVE_STATES
+        and (started is None or (other.start_time is not None and other.start_time > started))
+        for other in siblings
+    )
+
+
+class Monitor:
+    """Runs sweeps against one DS; keeps the selection warnings and health across sweeps of a ``run``."""
+
+    def __init__(
+        self,
+        config: Config,
+        client,
+        store: StateStore,
+        notifier: NotificationManager,
+        *,
+        api_metrics,
+        telemetry=None,
+        dry_run: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.config = config
+        self.client = client
+        self.store = store
+        self.notifier = notifier
+        self.api_metrics = api_metrics
+        self.telemetry = telemetry
+        self.dry_run = dry_run
+        self.monotonic = monotonic
+        self.tracker = ScheduleTracker(TrackerSettings.from_config(config.monitor))
+        retry = config.retry
+        self.recovery = RecoveryHandler(
+            client,
+            store,
+            RecoveryPolicy(max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run),
+        )
+        self.health = SweepHealth()
+        self.stop_requested: Callable[[], bool] = lambda: False
+        self._warned: set[str] = set()
+
+    # -- the sweep ---------------------------------------------------------------------------------
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """One sweep. Never raises for DS trouble: the report carries ``error`` and the health event."""
+        now = now or utc_now()
+        report = SweepReport(started_at=now)
+        snapshot_before = self.api_metrics.snapshot()
+        started = self.monotonic()
+        events: list[Event] = []
+        try:
+            with self.store.locked():
+                events = self._sweep(now, report)
+        except SweepInterrupted:
+            report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
+            log.info("sweep interrupted by shutdown")
+        except MonitorError as err:
+            report.error = str(err)
+            report.error_reason = describe_failure(err)
+            log.error("sweep failed: %s", err)
+        health_event = self.health.record(report.ok)
+        if health_event:
+            report.events.append(health_event)
+            detail = report.error or "sweeps succeed again"
+            log.warning("%s: %s", health_event, detail)
+            if health_event == "monitor_unhealthy":
+                detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
+            events.append(Event(kind=health_event, detail=detail))
+        self._notify(events, now, report)
+        report.api = self._api_delta(snapshot_before, report)
+        report.warnings.extend(self.store.warnings)
+        self.store.warnings.clear()
+        report.finished_at = now + timedelta(seconds=self.monotonic() - started)
+        if self.telemetry is not None:
+            self.telemetry.sweep_finished(ok=report.ok, seconds=self.monotonic() - started)
+            self.telemetry.failures_detected(len(report.failed_instances))
+            self.telemetry.calls_saved(report.api.get("saved_by_schedule", 0))
+            for row in report.recoveries:
+                self.telemetry.recovery(row["result"])
+            for row in report.notifications:
+                self.telemetry.notification(row["channel"], row["result"])
+        return report
+
+    def _sweep(self, now: datetime, report: SweepReport) -> list[Event]:
+        deadline = self.monotonic() + self.config.monitor.timeout
+        cfg = self.config.monitor
+        report.ds_version = self.client.version
+        estate = self._fetch_estate(report)
+        report.definitions_total = sum(len(d) for d in estate.definitions.values())
+
+        recovery_state = self.store.load(RECOVERY)
+        schedule_state = self.store.load(SCHEDULE)
+        busy = frozenset(int(r["definition_code"]) for r in _in_flight(recovery_state))
+        plan = self.tracker.plan(estate.all_definitions(), estate.all_schedules(), schedule_state, now,
+                                 busy_definitions=busy)
+        to_query = [p for p in estate.projects if p.code in plan.projects_to_query]
+        report.projects_scanned = len(to_query)
+        queried_defs = [d for p in to_query for d in estate.definitions[p.code]]
+        report.definitions_checked = len(queried_defs)
+        report.definitions_skipped_by_schedule = report.definitions_total - report.definitions_checked
+        report.api["saved_by_schedule"] = plan.calls_saved
+
+        window = timedelta(hours=cfg.time_window_hours)
+        query_start = now - max(window, timedelta(hours=cfg.execution_window_hours))
+        if self.stop_requested():
+            raise SweepInterrupted
+        instances_by_project = self._fetch_instances(to_query, query_start, now)
+
+        events: list[Event] = []
+        names = {p.code: p.name for p in estate.projects}
+        def_by_code = {d.code: d for d in estate.all_definitions()}
+        candidates_by_project: dict[int, list[Instance]] = {}
+        siblings_by_def: dict[int, list[Instance]] = defaultdict(list)
+        for project in to_query:
+            instances = instances_by_project[project.code]
+            monitored = {d.code for d in estate.definitions[project.code]}
+            mine = [i for i in instances if i.definition_code in monitored]
+            for inst in mine:
+                siblings_by_def[inst.definition_code].append(inst)
+            missed, stuck, schedule_state = self.tracker.observe(
+                project.code, estate.definitions[project.code], estate.schedules[project.code],
+                mine, query_start, schedule_state, now)
+            for run in missed:
+                report.missed_runs.append({"project_code": project.code, "definition_code": run.definition_code,
+                                           "fire_time": _iso(run.fire_time)})
+                events.append(Event(kind="missed_run", project_code=project.code, project_name=project.name,
+                                    definition_code=run.definition_code, definition_name=run.definition_name,
+                                    fire_time=run.fire_time,
+                                    detail=f"no instance for the {run.fire_time.isoformat()} fire"))
+            for run in stuck:
+                report.stuck_runs.append({"project_code": project.code, "definition_code": run.definition_code,
+                                          "instance_id": run.instance_id, "start_time": _iso(run.start_time)})
+                events.append(Event(kind="stuck_running", project_code=project.code, project_name=project.name,
+                                    definition_code=run.definition_code, definition_name=run.definition_name,
+                                    instance_id=run.instance_id, instance_name=run.instance_name,
+                                    state="RUNNING_EXECUTION", start_time=run.start_time, detail=run.reason,
+                                    ui_url=self.client.instance_ui_url(project.code, run.instance_id, run.definition_code)))
+
+            failures = [i for i in mine if i.state in REPORTED_FAILURE_STATES]
+            in_window = [i for i in failures if i.start_time is None or i.start_time >= now - window]
+            report.outside_window += len(failures) - len(in_window)
+            by_def: dict[int, list[Instance]] = defaultdict(list)
+            for inst in sorted(in_window, key=lambda i: (i.start_time or now, i.id)):
+                by_def[inst.definition_code].append(inst)
+                report.failed_instances.append({
+                    "project_code": project.code, "definition_code": inst.definition_code,
+                    "instance_id": inst.id, "name": inst.name, "state": inst.state,
+                    "start_time": _iso(inst.start_time)})
+                events.append(self._instance_event("failure_detected", project, def_by_code, inst))
+            candidates: list[Instance] = []
+            for def_code, failed in by_def.items():
+                if len(failed) > cfg.max_failures_for_recovery:
+                    report.threshold_exceeded.append({"project_code": project.code, "definition_code": def_code,
+                                                      "failures": len(failed)})
+                    definition = def_by_code[def_code]
+                    events.append(Event(kind="threshold_exceeded", project_code=project.code,
+                                        project_name=project.name, definition_code=def_code,
+                                        definition_name=definition.name, failures=len(failed),
+                                        detail=f"{len(failed)} failures in {cfg.time_window_hours:g} h: "
+                                               "systemic, not recovered"))
+                    continue
+                candidates.extend(i for i in failed if i.state == FAILURE)
+            candidates_by_project[project.code] = candidates
+        self.store.save(SCHEDULE, schedule_state)
+
+        recovery_state = self._recover(candidates_by_project, siblings_by_def, recovery_state, now, deadline,
+                                       names, def_by_code, report, events)
+        self._follow_up(recovery_state, now, names, def_by_code, events)
+        return events
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def _fetch_estate(self, report: SweepReport) -> Estate:
+        matched, warnings = select_projects(self.client.list_projects(), self.config.projects)
+
+        def fetch(pair: tuple[Project, ProjectSelection]):
+            project, selection = pair
+            definitions, misses = select_definitions(project, self.client.list_definitions(project.code), selection)
+            schedules = self.client.list_schedules(project.code) if definitions else []
+            return project, definitions, schedules, misses
+
+        estate = Estate([], {}, {})
+        for project, definitions, schedules, misses in self._parallel(fetch, matched):
+            warnings.extend(misses)
+            estate.projects.append(project)
+            estate.definitions[project.code] = definitions
+            codes = {d.code for d in definitions}
+            estate.schedules[project.code] = [s for s in schedules if s.definition_code in codes]
+        for warning in warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                log.warning("%s", warning)
+                report.warnings.append(warning)
+        return estate
+
+    def _fetch_instances(self, projects: list[Project], start: datetime, end: datetime) -> dict[int, list[Instance]]:
+        def fetch(project: Project):
+            return project.code, self.client.list_instances(project.code, start_from=start, start_to=end)
+
+        return dict(self._parallel(fetch, projects))
+
+    def _parallel(self, func, items: list) -> list:
+        if len(items) <= 1:
+            return [func(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_PROJECTS, len(items))) as pool:
+            return list(pool.map(func, items))
+
+    def _recover(self, candidates_by_project, siblings_by_def, state, now, deadline, names, def_by_code,
+                 report: SweepReport, events: list[Event]) -> dict:
+        interval = timedelta(seconds=self.config.retry.recovery_interval)
+        for project_code, candidates in candidates_by_project.items():
+            if not candidates:
+                continue
+            if self.stop_requested():
+                raise SweepInterrupted
+            if self.monotonic() > deadline:
+                msg = f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
+                report.warnings.append(msg)
+                log.warning("%s", msg)
+                break
+            candidates = sorted(candidates, key=lambda i: (i.start_time or now, i.id))
+            deferred: list[Instance] = []
+            if interval:
+                last = _last_trigger_in_project(state, project_code)
+                if last is not None and now - last < interval:
+                    deferred, candidates = candidates, []
+                else:
+                    candidates, deferred = candidates[:1], candidates[1:]
+            newer_active = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
+            outcomes, state = self.recovery.recover(project_code, candidates, newer_active=newer_active,
+                                                    now=now, state=state)
+            for inst in deferred:
+                outcomes.append(RecoveryOutcome(instance_id=inst.id, attempt=0, result="skipped_state",
+                                                detail="deferred: retry.recovery_interval between recoveries "
+                                                       "in one project", project_code=project_code,
+                                                definition_code=inst.definition_code))
+            project = Project(project_code, names.get(project_code, ""))
+            for outcome in outcomes:
+                report.recoveries.append({"instance_id": outcome.instance_id, "attempt": outcome.attempt,
+                                          "result": outcome.result, "detail": outcome.detail})
+                if outcome.result == "triggered":
+                    events.append(Event(
+                        kind="recovery_triggered", project_code=project_code, project_name=project.name,
+                        definition_code=outcome.definition_code,
+                        definition_name=_name(def_by_code, outcome.definition_code),
+                        instance_id=outcome.instance_id, attempt=outcome.attempt,
+                        max_attempts=self.config.retry.max_recovery_attempts, detail=outcome.detail,
+                        ui_url=self.client.instance_ui_url(project_code, outcome.instance_id, outcome.definition_code)))
+        return state
+
+    def _follow_up(self, state: dict, now: datetime, names, def_by_code, events: list[Event]) -> None:
+        def get_instance(project_code: int, instance_id: int) -> Instance:
+            return self.client.get_instance(project_code, instance_id)
+
+        follow_ups, state = self.recovery.follow_up(get_instance, state, now)
+        self.store.save(RECOVERY, state)
+        for item in follow_ups:
+            events.append(self._follow_up_event(item, names, def_by_code))
+
+    def _follow_up_event(self, item: FollowUp, names, def_by_code) -> Event:
+        return Event(kind=item.kind, project_code=item.project_code, project_name=names.get(item.project_code, ""),
+                     definition_code=item.definition_code, definition_name=_name(def_by_code, item.definition_code),
+                     instance_id=item.instance_id, state=item.state, attempt=item.attempt,
+                     max_attempts=item.max_attempts, detail=item.detail,
+                     ui_url=self.client.instance_ui_url(item.project_code, item.instance_id, item.definition_code))
+
+    def _instance_event(self, kind: str, project: Project, def_by_code, inst: Instance) -> Event:
+        return Event(kind=kind, project_code=project.code, project_name=project.name,
+                     definition_code=inst.definition_code, definition_name=_name(def_by_code, inst.definition_code),
+                     instance_id=inst.id, instance_name=inst.name, state=inst.state, start_time=inst.start_time,
+                     end_time=inst.end_time,
+                     ui_url=self.client.instance_ui_url(project.code, inst.id, inst.definition_code))
+
+    def _notify(self, events: list[Event], now: datetime, report: SweepReport) -> None:
+        if not events:
+            return
+        try:
+            with self.store.locked():
+                state = self.store.load(RATE_LIMIT)
+                results, state = self.notifier.dispatch(events, state, now, dry_run=self.dry_run)
+                if not self.dry_run:
+                    self.store.save(RATE_LIMIT, state)
+        except MonitorError as err:
+            report.warnings.append(f"notifications not sent: {err}")
+            log.error("notifications not sent: %s", err)
+            return
+        report.notifications.extend(_result_row(r) for r in results)
+
+    def _api_delta(self, before: dict, report: SweepReport) -> dict:
+        after = self.api_metrics.snapshot()
+        return {
+            "calls": after["calls"] - before["calls"],
+            "errors": after["errors"] - before["errors"],
+            "saved_by_schedule": report.api.get("saved_by_schedule", 0),
+            "cache_hits": after["cache_hits"] - before["cache_hits"],
+            "latency_ms_p50": after["latency_ms_p50"],
+            "latency_ms_p95": after["latency_ms_p95"],
+        }
+
+
+def _result_row(result: NotificationResult) -> dict:
+    return {"channel": result.channel, "event": result.event, "result": result.result}
+
+
+def _name(def_by_code: dict[int, Definition], code: int) -> str:
+    definition = def_by_code.get(code)
+    return definition.name if definition else str(code)
+
+
+def _in_flight(recovery_state: dict) -> list[dict]:
+    """Journal entries whose recovery is triggered and not yet ended (those definitions need a look)."""
+    entries = recovery_state.get("instances", {})
+    return [e for e in entries.values() if e.get("status") in ("pending", "running", "unknown")]
+
+
+def _last_trigger_in_project(recovery_state: dict, project_code: int) -> datetime | None:
+    times = [
+        datetime.fromisoformat(e["last_at"])
+        for e in recovery_state.get("instances", {}).values()
+        if int(e.get("project_code", 0)) == project_code and e.get("last_at")
+    ]
+    return max(times) if times else None
