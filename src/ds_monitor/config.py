@@ -260,7 +260,11 @@ def mask_value(key: str, value: object) -> str:
         return "***"
     if isinstance(value, tuple):
         return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value) if not isinstance(value, bool) else str(value).lower()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 _URL_SECRET_PARAMS = ("access_token", "key", "sign", "token", "timestamp")

@@ -229,7 +229,7 @@ class Monitor:
         """One sweep. Never raises for DS trouble: the report carries ``error`` and the health event."""
         now = now or utc_now()
         report = SweepReport(started_at=now)
-        snapshot_before = self.api_metrics.snapshot()
+        self.api_metrics.reset()
         started = self.monotonic()
         events: list[Event] = []
         try:
@@ -251,7 +251,7 @@ class Monitor:
                 detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
             events.append(Event(kind=health_event, detail=detail))
         self._notify(events, now, report)
-        report.api = self._api_delta(snapshot_before, report)
+        report.api = self._api_figures(report)
         report.warnings.extend(self.store.warnings)
         self.store.warnings.clear()
         report.finished_at = now + timedelta(seconds=self.monotonic() - started)
@@ -470,15 +470,15 @@ class Monitor:
             return
         report.notifications.extend(_result_row(r) for r in results)
 
-    def _api_delta(self, before: dict, report: SweepReport) -> dict:
-        after = self.api_metrics.snapshot()
+    def _api_figures(self, report: SweepReport) -> dict:
+        figures = self.api_metrics.snapshot()
         return {
-            "calls": after["calls"] - before["calls"],
-            "errors": after["errors"] - before["errors"],
+            "calls": figures["calls"],
+            "errors": figures["errors"],
             "saved_by_schedule": report.api.get("saved_by_schedule", 0),
-            "cache_hits": after["cache_hits"] - before["cache_hits"],
-            "latency_ms_p50": after["latency_ms_p50"],
-            "latency_ms_p95": after["latency_ms_p95"],
+            "cache_hits": figures["cache_hits"],
+            "latency_ms_p50": figures["latency_ms_p50"],
+            "latency_ms_p95": figures["latency_ms_p95"],
         }
 
 
