@@ -24,6 +24,7 @@ from ds_monitor.config import Config, ProjectSelection
 from ds_monitor.ds.models import (
     ACTIVE_STATES,
     FAILURE,
+    ONLINE,
     REPORTED_FAILURE_STATES,
     Definition,
     Instance,
@@ -32,9 +33,9 @@ from ds_monitor.ds.models import (
 )
 from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
-from ds_monitor.recovery import FollowUp, RecoveryHandler, RecoveryOutcome, RecoveryPolicy
+from ds_monitor.recovery import IN_FLIGHT, FollowUp, RecoveryHandler, RecoveryOutcome, RecoveryPolicy
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, StateStore
+from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES, StateStore
 
 log = logging.getLogger("ds_monitor.monitor")
 
@@ -218,6 +219,7 @@ class Monitor:
             client,
             store,
             RecoveryPolicy(max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run),
+            window=timedelta(hours=config.monitor.time_window_hours),
         )
         self.health = SweepHealth()
         self.stop_requested: Callable[[], bool] = lambda: False
@@ -252,7 +254,12 @@ class Monitor:
             events.append(Event(kind=health_event, detail=detail))
         self._notify(events, now, report)
         report.api = self._api_figures(report)
-        report.warnings.extend(self.store.warnings)
+        for warning in self.store.warnings:
+            report.warnings.append(warning)
+            if self.telemetry is not None:
+                for name in STATE_FILES:
+                    if name in warning:
+                        self.telemetry.state_file_error(name)
         self.store.warnings.clear()
         report.finished_at = now + timedelta(seconds=self.monotonic() - started)
         if self.telemetry is not None:
@@ -411,8 +418,9 @@ class Monitor:
                 else:
                     candidates, deferred = candidates[:1], candidates[1:]
             newer_active = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
+            online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
             outcomes, state = self.recovery.recover(project_code, candidates, newer_active=newer_active,
-                                                    now=now, state=state)
+                                                    now=now, state=state, definition_online=online)
             for inst in deferred:
                 outcomes.append(RecoveryOutcome(instance_id=inst.id, attempt=0, result="skipped_state",
                                                 detail="deferred: retry.recovery_interval between recoveries "
@@ -494,7 +502,7 @@ def _name(def_by_code: dict[int, Definition], code: int) -> str:
 def _in_flight(recovery_state: dict) -> list[dict]:
     """Journal entries whose recovery is triggered and not yet ended (those definitions need a look)."""
     entries = recovery_state.get("instances", {})
-    return [e for e in entries.values() if e.get("status") in ("pending", "running", "unknown")]
+    return [e for e in entries.values() if e.get("status") in IN_FLIGHT]
 
 
 def _last_trigger_in_project(recovery_state: dict, project_code: int) -> datetime | None:

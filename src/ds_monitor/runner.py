@@ -87,7 +87,8 @@ class Runner:
         log.info("%s", startup_line(self.loaded))
         telemetry = MonitorMetrics()
         monitor = self._build(telemetry)
-        health = Health(check_interval=self.loaded.config.monitor.check_interval, started_at=self.clock())
+        health = Health(check_interval=self.loaded.config.monitor.check_interval, started_at=self.clock(),
+                        sweep_budget=self.loaded.config.monitor.timeout)
         server = None
         if self.http_port:
             server = HealthServer(self.loaded.config.monitor.http_host, self.http_port, health=health,
@@ -140,6 +141,7 @@ class Runner:
         monitor.client.close()
         self.loaded = loaded
         health.check_interval = loaded.config.monitor.check_interval
+        health.sweep_budget = loaded.config.monitor.timeout
         log.info("configuration reloaded: %s", startup_line(loaded))
         return self._build(telemetry)
 

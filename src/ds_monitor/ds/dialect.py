@@ -1,0 +1,296 @@
+"""The DolphinScheduler wire language: paths, parameter and field names per API family, date format.
+
+DS 3.0-3.2 speak the "process" family (``process-instances``, ``processDefineCode``, ...); 3.3
+renamed everything to "workflow" (ds-api.md section 1). This module is the only place that knows
+either vocabulary, and the only place that turns a raw DS JSON object into a typed model
+(ds_monitor.ds.models), so nothing past the client sees a raw dict or a date string.
+
+Date rules (ds-api.md 6 and 7.2): DS prints naive ``yyyy-MM-dd HH:mm:ss`` in the token user's
+zone and reads date filters in that same zone; schedule start/end times are wall-clock in the
+schedule's own ``timezoneId``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance
+from ds_monitor.errors import DSProtocolError
+
+SUPPORTED_VERSIONS = ("3.0", "3.1", "3.2", "3.3")
+# What "auto" reports for the process family: one probe cannot tell 3.0-3.2 apart, and the client
+# only uses behaviour that is valid on all three.
+PROCESS_FAMILY_DEFAULT_VERSION = "3.2"
+WORKFLOW_FAMILY_VERSION = "3.3"
+
+DS_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The widest window DS's MySQL DATETIME columns hold; stands in for an open bound, because 3.0.x
+# applies the date filter only when both bounds are sent (ds-api.md 4.4).
+OPEN_LOWER_BOUND = "1970-01-01 00:00:00"
+OPEN_UPPER_BOUND = "9999-12-31 23:59:59"
+# 3.0 silently caps pages at 500 rows and shrinks the offset with it (ds-api.md 3).
+PAGE_SIZE = 100
+
+# Paths shared by every version (below the ``/dolphinscheduler`` context path in api_url).
+USER_INFO_PATH = "/users/get-user-info"
+PROJECTS_PATH = "/projects"
+SCHEDULES_LIST_PATH = "/projects/{pc}/schedules/list"
+EXECUTE_PATH = "/projects/{pc}/executors/execute"
+# The web UI (vue-router, web history below /dolphinscheduler/ui/) shows an instance at this route
+# in 3.0 through dev; ``code`` (the definition code) lets the page load the DAG directly.
+UI_INSTANCE_ROUTE = "/projects/{pc}/workflow/instances/{id}"
+
+RECOVER_FAILED_NODE = "START_FAILURE_TASK_PROCESS"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The names one API family uses. Paths are templates with ``{pc}`` (project) and ``{id}``."""
+
+    family: str
+    definitions_path: str
+    instances_path: str
+    instance_path: str
+    tasks_path: str
+    instance_definition_filter: str
+    execute_instance_param: str
+    definition_code_field: str
+    definition_version_field: str
+
+
+PROCESS = Dialect(
+    family="process",
+    definitions_path="/projects/{pc}/process-definition",
+    instances_path="/projects/{pc}/process-instances",
+    instance_path="/projects/{pc}/process-instances/{id}",
+    tasks_path="/projects/{pc}/process-instances/{id}/tasks",
+    instance_definition_filter="processDefineCode",
+    execute_instance_param="processInstanceId",
+    definition_code_field="processDefinitionCode",
+    definition_version_field="processDefinitionVersion",
+)
+
+WORKFLOW = Dialect(
+    family="workflow",
+    definitions_path="/projects/{pc}/workflow-definition",
+    instances_path="/projects/{pc}/workflow-instances",
+    instance_path="/projects/{pc}/workflow-instances/{id}",
+    tasks_path="/projects/{pc}/workflow-instances/{id}/tasks",
+    instance_definition_filter="workflowDefinitionCode",
+    execute_instance_param="workflowInstanceId",
+    definition_code_field="workflowDefinitionCode",
+    definition_version_field="workflowDefinitionVersion",
+)
+
+# Probe for the family (ds-api.md 10.1): a JSON envelope here means 3.3+. Project code 0 exists
+# nowhere, so a 3.3 server answers a harmless "project not found" envelope.
+FAMILY_PROBE_PATH = "/projects/0/workflow-instances"
+FAMILY_PROBE_ENDPOINT = "/projects/{pc}/workflow-instances"
+
+
+def dialect_for(version: str) -> Dialect:
+    """The dialect of a supported version string ("3.0" .. "3.3")."""
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"unsupported DolphinScheduler version {version!r}")
+    return WORKFLOW if version == WORKFLOW_FAMILY_VERSION else PROCESS
+
+
+# --- time zones and dates -------------------------------------------------------------------
+
+_OFFSET_ZONE = re.compile(r"^(?:GMT|UTC|UT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def parse_zone(name: str) -> tzinfo:
+    """A zone as DS (Java ``ZoneId``) names it: an IANA name, ``Z``, or an offset like ``GMT+8``.
+
+    Raises ValueError naming the zone when it is none of these.
+    """
+    text = name.strip()
+    if text in {"Z", "UTC", "GMT", "UT"}:
+        return ZoneInfo("UTC")
+    match = _OFFSET_ZONE.match(text)
+    if match:
+        sign, hours, minutes = match.groups()
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if offset > timedelta(hours=18):
+            raise ValueError(f"time zone offset out of range: {name!r}")
+        return timezone(-offset if sign == "-" else offset, text)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {name!r}") from err
+
+
+def parse_ds_time(text: str, zone: tzinfo) -> datetime:
+    """An aware datetime from DS's naive ``yyyy-MM-dd HH:mm:ss`` printed in ``zone``.
+
+    Raises ValueError for any other format.
+    """
+    return datetime.strptime(text, DS_DATE_FORMAT).replace(tzinfo=zone)
+
+
+def format_ds_time(moment: datetime, zone: tzinfo) -> str:
+    """``moment`` as the wall-clock string DS reads in ``zone`` (sub-seconds dropped)."""
+    if moment.tzinfo is None:
+        raise ValueError("a DS date filter needs a timezone-aware datetime")
+    return moment.astimezone(zone).strftime(DS_DATE_FORMAT)
+
+
+def start_date_params(start_from: datetime | None, start_to: datetime | None, zone: tzinfo) -> dict[str, str]:
+    """``startDate``/``endDate`` for the instance list, valid on every version (ds-api.md 4.4).
+
+    Both bounds or neither: 3.0.x ignores a lone bound, so an open side gets the widest date DS
+    stores. The lower bound goes out one second early because 3.0.0 treats it as exclusive and DS
+    dates have no sub-seconds; the caller drops what that adds (see :func:`started_within`).
+    """
+    if start_from is None and start_to is None:
+        return {}
+    lower = (
+        OPEN_LOWER_BOUND if start_from is None else format_ds_time(start_from - timedelta(seconds=1), zone)
+    )
+    upper = OPEN_UPPER_BOUND if start_to is None else format_ds_time(start_to, zone)
+    return {"startDate": lower, "endDate": upper}
+
+
+def started_within(start: datetime | None, start_from: datetime | None, start_to: datetime | None) -> bool:
+    """Whether an instance start lies in the requested window, both ends inclusive.
+
+    An instance without a start time is kept: DS matched it, and dropping it could hide a failure.
+    """
+    if start is None:
+        return True
+    return (start_from is None or start >= start_from) and (start_to is None or start <= start_to)
+
+
+# --- raw JSON objects -> models ---------------------------------------------------------------
+
+
+class _Record:
+    """Typed access to one raw DS object; a missing or mistyped field is a DSProtocolError.
+
+    ``where`` (the endpoint) goes into the error so an operator can find the offending answer.
+    """
+
+    def __init__(self, raw: Any, what: str, where: str):
+        if not isinstance(raw, dict):
+            raise DSProtocolError(
+                f"DS sent {type(raw).__name__} where a {what} object was expected ({where})"
+            )
+        self._raw = raw
+        self._what = what
+        self._where = where
+
+    def _fail(self, name: str, problem: str) -> DSProtocolError:
+        return DSProtocolError(f"DS {self._what} field {name!r} {problem} ({self._where})")
+
+    def integer(self, name: str, default: int | None = None) -> int:
+        value = self._raw.get(name)
+        if value is None:
+            if default is None:
+                raise self._fail(name, "is missing")
+            return default
+        # Codes are 64-bit: accept exact ints (or their decimal strings), never floats.
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self._fail(name, f"is not an integer: {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise self._fail(name, f"is not an integer: {value!r}") from None
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._raw.get(name)
+        if value is None:
+            if default is None:
+                raise self._fail(name, "is missing")
+            return default
+        if not isinstance(value, str):
+            raise self._fail(name, f"is not a string: {value!r}")
+        return value
+
+    def moment(self, name: str, zone: tzinfo) -> datetime | None:
+        value = self._raw.get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._fail(name, f"is not a date string: {value!r}")
+        try:
+            return parse_ds_time(value, zone)
+        except ValueError:
+            raise self._fail(name, f"is not yyyy-MM-dd HH:mm:ss: {value!r}") from None
+
+
+def parse_project(raw: Any, *, where: str) -> Project:
+    rec = _Record(raw, "project", where)
+    return Project(code=rec.integer("code"), name=rec.text("name"))
+
+
+def parse_definition(raw: Any, *, project_code: int, zone: tzinfo, where: str) -> Definition:
+    rec = _Record(raw, "definition", where)
+    return Definition(
+        code=rec.integer("code"),
+        name=rec.text("name"),
+        project_code=rec.integer("projectCode", project_code),
+        version=rec.integer("version", 1),
+        release_state=rec.text("releaseState", ""),
+        update_time=rec.moment("updateTime", zone),
+    )
+
+
+def parse_schedule(raw: Any, dialect: Dialect, *, fallback_zone: tzinfo, where: str) -> Schedule:
+    """A schedule with start/end attached to its own ``timezoneId`` (ds-api.md 7.2/7.3).
+
+    An empty or unknown ``timezoneId`` (DS then uses the master's zone) keeps ``timezone_id`` as
+    sent, so the schedule tracker can treat it as doubtful, and reads the times in
+    ``fallback_zone``, the zone DS speaks for this token.
+    """
+    rec = _Record(raw, "schedule", where)
+    timezone_id = rec.text("timezoneId", "")
+    try:
+        zone = parse_zone(timezone_id) if timezone_id else fallback_zone
+    except ValueError:
+        zone = fallback_zone
+    return Schedule(
+        id=rec.integer("id"),
+        definition_code=rec.integer(dialect.definition_code_field),
+        crontab=rec.text("crontab"),
+        timezone_id=timezone_id,
+        release_state=rec.text("releaseState", ""),
+        start_time=rec.moment("startTime", zone),
+        end_time=rec.moment("endTime", zone),
+    )
+
+
+def parse_instance(raw: Any, dialect: Dialect, *, project_code: int, zone: tzinfo, where: str) -> Instance:
+    """A workflow instance; ``projectCode`` only exists from 3.2, so the queried project fills in."""
+    rec = _Record(raw, "instance", where)
+    return Instance(
+        id=rec.integer("id"),
+        definition_code=rec.integer(dialect.definition_code_field),
+        name=rec.text("name", ""),
+        state=rec.text("state"),
+        project_code=rec.integer("projectCode", 0) or project_code,
+        definition_version=rec.integer(dialect.definition_version_field, 0),
+        start_time=rec.moment("startTime", zone),
+        end_time=rec.moment("endTime", zone),
+        schedule_time=rec.moment("scheduleTime", zone),
+        run_times=rec.integer("runTimes", 1),
+        command_type=rec.text("commandType", ""),
+        host=rec.text("host", ""),
+    )
+
+
+def parse_task_instance(raw: Any, *, zone: tzinfo, where: str) -> TaskInstance:
+    rec = _Record(raw, "task instance", where)
+    return TaskInstance(
+        id=rec.integer("id"),
+        name=rec.text("name", ""),
+        task_type=rec.text("taskType", ""),
+        state=rec.text("state"),
+        start_time=rec.moment("startTime", zone),
+        end_time=rec.moment("endTime", zone),
+        host=rec.text("host", ""),
+    )

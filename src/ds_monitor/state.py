@@ -1,0 +1,300 @@
+"""The monitor's memory: three JSON files in ``state_dir`` (spec section 5).
+
+* ``recovery_state.json`` — the recovery journal (content owned by :mod:`ds_monitor.recovery`),
+* ``notification_rate_limit.json`` — announcements and rate windows (:mod:`ds_monitor.notify`),
+* ``schedule_state.json`` — what the schedule tracker has looked at (:mod:`ds_monitor.schedule`).
+
+This module owns the file format, not the content: every file is a JSON object with a top-level
+``"version"``; the content modules read and write plain dicts and do their own pruning.
+
+Why each mechanism exists:
+
+* Atomic writes (temp file in the same directory, fsync, ``os.replace``, fsync of the directory):
+  a crash or a power cut leaves the old file or the new one, never half of each. The recovery
+  journal's promise "never recover the same failure twice" rests on this.
+* An exclusive ``flock`` on ``state_dir/.lock`` while a sweep reads-modifies-writes, so a second
+  ``run``/``check`` on the same directory waits a few seconds and then stops with a clear error
+  instead of interleaving its journal with ours.
+* ``snapshot`` (for ``status``) needs no lock to be safe: files are only ever renamed into place.
+  It takes a shared lock briefly for a consistent set of files, and reads anyway if a sweep is busy.
+* A corrupt or unreadable file is moved aside as ``NAME.corrupt-<UTC timestamp>`` and only that
+  file starts empty; the move keeps the evidence and stops the same file failing every sweep.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ds_monitor.errors import StateError
+
+log = logging.getLogger("ds_monitor.state")
+
+RECOVERY = "recovery_state.json"
+RATE_LIMIT = "notification_rate_limit.json"
+SCHEDULE = "schedule_state.json"
+STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE)
+
+CURRENT_VERSION = 1
+LOCK_FILE = ".lock"
+DEFAULT_LOCK_TIMEOUT = 5.0
+# status must answer promptly even while a sweep holds the lock; renames keep files whole anyway.
+SNAPSHOT_LOCK_WAIT = 0.5
+_LOCK_POLL = 0.02
+
+
+def _from_unversioned(data: dict) -> dict:
+    """Version 0 = a file without ``version`` (hand-made or from the seed monitor).
+
+    The content modules ignore keys they do not know and check the shape of the ones they do,
+    so stamping the version is the whole migration.
+    """
+    return {**data, "version": 1}
+
+
+# MIGRATIONS[n] turns a file of version n into version n + 1; a format change adds one entry.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned}
+
+
+class CorruptState(Exception):
+    """Internal: a state file's bytes are not a state document (never leaves this module)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StateStore:
+    """Reads and writes the state files of one ``state_dir``; see the module docstring for why."""
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        self.state_dir = Path(state_dir)
+        self.lock_timeout = lock_timeout
+        self.clock = clock
+        # Quarantine messages of this process; the caller reports and clears them.
+        self.warnings: list[str] = []
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StateError(
+                f"cannot create state directory {self.state_dir}: {err.strerror or err}"
+            ) from err
+        # Threads of one process share this object; flock alone would not keep them apart
+        # (the lock belongs to the open file, which they would share), so a thread lock does.
+        self._thread_lock = threading.RLock()
+        self._lock_depth = 0
+        self._lock_fd: int | None = None
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def load(self, name: str) -> dict:
+        """The content of ``name``; ``{}`` if absent. A corrupt file is quarantined and ``{}`` returned."""
+        path = self._path(name)
+        try:
+            return self._read(path)
+        except FileNotFoundError:
+            return {}
+        except CorruptState as reason:
+            self._quarantine(path, str(reason))
+            return {}
+
+    def snapshot(self) -> dict[str, dict]:
+        """All three files for ``status``: never writes, never waits more than half a second.
+
+        A corrupt file is reported in ``warnings`` (the next sweep moves it aside) and shown empty.
+        """
+        fd = None
+        try:
+            fd = self._open_lock_file()
+            self._flock(fd, fcntl.LOCK_SH, SNAPSHOT_LOCK_WAIT)
+        except StateError as err:
+            log.debug("reading the state files without the lock: %s", err)
+        try:
+            files: dict[str, dict] = {}
+            for name in STATE_FILES:
+                try:
+                    files[name] = self._read(self._path(name))
+                except FileNotFoundError:
+                    files[name] = {}
+                except (CorruptState, StateError) as reason:
+                    self.warnings.append(f"state file {self._path(name)} is unusable ({reason}); shown empty")
+                    files[name] = {}
+            return files
+        finally:
+            if fd is not None:
+                os.close(fd)  # also releases the shared lock if we got it
+
+    def _read(self, path: Path) -> dict:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as err:
+            raise CorruptState(f"unreadable: {err.strerror or err}") from err
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CorruptState(f"not valid JSON: {err}") from err
+        if not isinstance(data, dict):
+            raise CorruptState(f"a JSON {type(data).__name__}, not an object")
+        return self._migrate(path, data)
+
+    def _migrate(self, path: Path, data: dict) -> dict:
+        version = data.get("version", 0)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise CorruptState(f"'version' is {version!r}, not a non-negative integer")
+        if version > CURRENT_VERSION:
+            # Rewriting a newer format would destroy what a newer monitor relies on: refuse.
+            raise StateError(
+                f"state file {path} has version {version}, written by a newer ds-monitor "
+                f"(this one reads up to {CURRENT_VERSION})"
+            )
+        while version < CURRENT_VERSION:
+            data = MIGRATIONS[version](data)
+            version = data["version"]
+        return data
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = path.with_name(f"{path.name}.corrupt-{stamp}")
+        suffix = 1
+        while target.exists():
+            target = path.with_name(f"{path.name}.corrupt-{stamp}-{suffix}")
+            suffix += 1
+        try:
+            os.replace(path, target)
+        except OSError as err:
+            raise StateError(
+                f"state file {path} is corrupt ({reason}) and cannot be moved aside: {err.strerror or err}"
+            ) from err
+        message = f"state file {path} was corrupt ({reason}); moved aside to {target.name}, starting empty"
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def save(self, name: str, data: dict) -> None:
+        """Replace ``name`` atomically with ``data`` (a ``version`` is added if missing)."""
+        path = self._path(name)
+        document = data if "version" in data else {"version": CURRENT_VERSION, **data}
+        try:
+            text = json.dumps(document, indent=1, ensure_ascii=False)
+        except (TypeError, ValueError) as err:
+            raise StateError(f"cannot write {path}: content is not JSON ({err})") from err
+        tmp_name = None
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.state_dir)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+            tmp_name = None
+            self._fsync_dir()
+        except OSError as err:
+            raise StateError(f"cannot write {path}: {err.strerror or err}") from err
+        finally:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except FileNotFoundError:
+                    pass
+
+    def _fsync_dir(self) -> None:
+        # Makes the rename itself durable; without it a power cut can bring the old file back.
+        fd = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- locking -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the exclusive state lock (re-entrant within this store) while a sweep writes.
+
+        Raises StateError naming the directory if another process keeps it for ``lock_timeout``.
+        """
+        if not self._thread_lock.acquire(timeout=self.lock_timeout):
+            raise StateError(f"another thread of this ds-monitor holds the state lock in {self.state_dir}")
+        try:
+            if self._lock_depth == 0:
+                fd = self._open_lock_file()
+                try:
+                    self._flock(fd, fcntl.LOCK_EX, self.lock_timeout)
+                    self._write_owner(fd)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._lock_fd = fd
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
+        finally:
+            self._thread_lock.release()
+
+    def _open_lock_file(self) -> int:
+        try:
+            return os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StateError(
+                f"cannot open the state lock {self.state_dir / LOCK_FILE}: {err.strerror or err}"
+            ) from err
+
+    def _flock(self, fd: int, mode: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(_LOCK_POLL)
+        owner = self._read_owner(fd)
+        raise StateError(
+            f"another ds-monitor{owner} holds the state lock in {self.state_dir} (waited {timeout:g} s)"
+        )
+
+    @staticmethod
+    def _write_owner(fd: int) -> None:
+        # Only for the contention message; the lock itself is the flock, not this content.
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as err:
+            log.debug("cannot note our pid in the state lock file: %s", err)
+
+    @staticmethod
+    def _read_owner(fd: int) -> str:
+        try:
+            pid = os.pread(fd, 32, 0).decode().strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+        return f" (pid {pid})" if pid.isdigit() else ""
+
+    def _path(self, name: str) -> Path:
+        if name not in STATE_FILES:
+            raise ValueError(f"unknown state file {name!r}; expected one of {', '.join(STATE_FILES)}")
+        return self.state_dir / name
