@@ -200,6 +200,31 @@ def status_command(as_json: bool) -> None:
         click.echo(render_status(status))
 
 
+@cli.group("notify")
+def notify_group() -> None:
+    """Notification channels."""
+
+
+@notify_group.command("test")
+@common_options
+def notify_test() -> None:
+    """Send one test message to each enabled channel and report per channel (exit 1 if any failed).
+
+    Example: python main.py notify test
+    """
+    from ds_monitor.notify import send_test_messages
+
+    loaded = load(log_file=False)
+    results = send_test_messages(loaded.config.notification, datetime.now(timezone.utc))
+    if not results:
+        click.echo("no channel is enabled (notification.dingtalk / wework / email .enabled)")
+        return
+    for channel, ok, detail in results:
+        click.echo(f"{channel}: {'sent' if ok else 'FAILED'}{'' if ok else ': ' + detail}")
+    if not all(ok for _, ok, _ in results):
+        sys.exit(1)
+
+
 def render_report(report) -> str:
     """A short human summary of a sweep report."""
     lines = [

@@ -464,13 +464,17 @@ class Monitor:
                      ui_url=self.client.instance_ui_url(project.code, inst.id, inst.definition_code))
 
     def _notify(self, events: list[Event], now: datetime, report: SweepReport) -> None:
-        if not events:
-            return
+        """Dispatch every sweep, even without new events: carried-over sends go out with it.
+
+        The lock is held only to read and write the rate-limit file, not while channels are slow,
+        so ``status`` never waits on an SMTP timeout.
+        """
         try:
             with self.store.locked():
                 state = self.store.load(RATE_LIMIT)
-                results, state = self.notifier.dispatch(events, state, now, dry_run=self.dry_run)
-                if not self.dry_run:
+            results, state = self.notifier.dispatch(events, state, now, dry_run=self.dry_run)
+            if not self.dry_run:
+                with self.store.locked():
                     self.store.save(RATE_LIMIT, state)
         except MonitorError as err:
             report.warnings.append(f"notifications not sent: {err}")

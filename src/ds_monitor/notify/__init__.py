@@ -1,0 +1,29 @@
+"""Notifications: events in, one grouped message per channel out (DingTalk, WeCom, e-mail).
+
+Pure parts: :mod:`.events`, :mod:`.builder` (all wording), :mod:`.ratelimit` (announce-once memory
+and the product rate limit), :mod:`.transport` (per-robot pacing). Shell: the senders
+(:mod:`.dingtalk`, :mod:`.wecom`, :mod:`.mail`) and :mod:`.manager`, which wires them together.
+"""
+
+from ds_monitor.notify.events import EVENT_KINDS, NEVER_SUPPRESSED, Event
+from ds_monitor.notify.manager import (
+    NotificationManager,
+    NotificationResult,
+    build_senders,
+    send_test_messages,
+)
+from ds_monitor.notify.ratelimit import STATE_VERSION, rate_limit_status
+from ds_monitor.notify.validation import validate_notification_config
+
+__all__ = [
+    "EVENT_KINDS",
+    "NEVER_SUPPRESSED",
+    "STATE_VERSION",
+    "Event",
+    "NotificationManager",
+    "NotificationResult",
+    "build_senders",
+    "rate_limit_status",
+    "send_test_messages",
+    "validate_notification_config",
+]

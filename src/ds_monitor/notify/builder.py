@@ -1,0 +1,390 @@
+"""Every word a person reads in a notification: the grouped digest and its rendering per channel.
+
+One dispatch's events become one :class:`Digest` (spec section 3.7), rendered as DingTalk markdown,
+WeCom markdown or text, and an e-mail (plain text plus escaped HTML). Each chat renderer fits the
+service's size limit in UTF-8 bytes, cutting on a character boundary and saying "… and N more",
+while the keyword and the mentions (which the services need to accept or route the message) are
+kept in a tail that truncation never touches. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ds_monitor.notify.events import Event
+
+DINGTALK_MAX_BODY_BYTES = 20_000
+WECOM_MAX_MARKDOWN_BYTES = 4096
+WECOM_MAX_TEXT_BYTES = 2048
+EMAIL_MAX_ITEMS = 200
+# Long DS error texts and names are cut so that one incident can never crowd out the others.
+MAX_VALUE_CHARS = 300
+
+KIND_LABELS = {
+    "failure_detected": "Failure detected",
+    "threshold_exceeded": "Repeated failures (systemic, not recovered)",
+    "recovery_triggered": "Recovery triggered",
+    "recovery_succeeded": "Recovery succeeded",
+    "recovery_failed": "Recovery attempt failed",
+    "recovery_exhausted": "Recovery attempts exhausted",
+    "missed_run": "Missed scheduled run",
+    "stuck_running": "Run stuck",
+    "monitor_unhealthy": "Monitor unhealthy",
+    "monitor_recovered": "Monitor recovered",
+}
+# WeCom markdown font colours: warning = red-ish, info = green, comment = grey.
+_WECOM_COLOURS = {
+    "recovery_succeeded": "info",
+    "monitor_recovered": "info",
+    "recovery_triggered": "comment",
+}
+_PRODUCT = "ds-monitor"
+_LINK_LABEL = "Open in DolphinScheduler"
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One incident line of a digest, already worded but not yet formatted for a channel."""
+
+    kind: str
+    heading: str
+    facts: tuple[tuple[str, str], ...]
+    ds_error: str = ""
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One grouped message: a short headline with counts, notes, and one item per event."""
+
+    title: str
+    summary: str
+    notes: tuple[str, ...] = ()
+    items: tuple[DigestItem, ...] = ()
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class ChatMentions:
+    """Who a chat message should notify; rendered both into the text and into the API fields."""
+
+    mobiles: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+    at_all: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A chat message body ready to send (UTF-8 JSON) and how many items truncation left out."""
+
+    body: bytes
+    omitted: int = 0
+    payload: dict = field(default_factory=dict)
+
+
+def build_digest(events: Sequence[Event], suppressed_before: Mapping[str, int], now: datetime) -> Digest:
+    """Group one dispatch's events into a digest; ``suppressed_before`` maps rate keys to counts."""
+    counts = Counter(event.kind for event in events)
+    parts = [f"{KIND_LABELS[kind]} ×{n}" if n > 1 else KIND_LABELS[kind] for kind, n in counts.items()]
+    noun = "event" if len(events) == 1 else "events"
+    notes = []
+    for rate_key, count in suppressed_before.items():
+        subject = _rate_key_subject(rate_key, events)
+        plural = "message was" if count == 1 else "messages were"
+        notes.append(f"Rate limit: {count} earlier {plural} suppressed for {subject} since the last one.")
+    return Digest(
+        title=f"[{_PRODUCT}] {len(events)} {noun}: " + ", ".join(parts),
+        summary=", ".join(parts),
+        notes=tuple(notes),
+        items=tuple(_item(event) for event in events),
+        footer=f"Sent by {_PRODUCT} at {now.isoformat(timespec='seconds')}",
+    )
+
+
+def build_test_digest(now: datetime) -> Digest:
+    """The message of ``notify test``: proves the channel works end to end."""
+    return Digest(
+        title=f"[{_PRODUCT}] test message",
+        summary="Test message: if you can read this, this channel is configured correctly.",
+        footer=f"Sent by {_PRODUCT} at {now.isoformat(timespec='seconds')}",
+    )
+
+
+def render_dingtalk(
+    digest: Digest,
+    *,
+    keyword: str = "",
+    mentions: ChatMentions = ChatMentions(),
+    max_body_bytes: int = DINGTALK_MAX_BODY_BYTES,
+) -> Rendered:
+    """A DingTalk markdown message whose whole encoded body fits ``max_body_bytes``.
+
+    DingTalk markdown has no tables, so each item is a bold heading and a few lines. The keyword
+    (the robot's security check) and the ``@mobile`` mentions are written into the text's tail.
+    """
+    head = f"### {digest.title}\n\n" + "".join(f"> {_md(note)}\n\n" for note in digest.notes)
+    if not digest.items:
+        head += f"{digest.summary}\n\n"
+    blocks = [_markdown_block(i, item, line_break="  \n") for i, item in enumerate(digest.items, 1)]
+    tail_parts = [digest.footer]
+    if mentions.mobiles:
+        tail_parts.append(" ".join(f"@{mobile}" for mobile in mentions.mobiles))
+    if keyword:
+        tail_parts.append(keyword)
+    tail = "\n" + "  \n".join(tail_parts)
+
+    payload = {
+        "msgtype": "markdown",
+        "markdown": {"title": _cut_chars(digest.title, 100), "text": ""},
+        "at": {"atMobiles": list(mentions.mobiles), "isAtAll": mentions.at_all},
+    }
+    overhead = len(_json_bytes(payload))
+    text, omitted = _fit(head, blocks, tail, max_body_bytes - overhead, _json_string_size)
+    payload["markdown"]["text"] = text
+    return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
+
+
+def render_wecom(digest: Digest, *, mentions: ChatMentions = ChatMentions()) -> Rendered:
+    """A WeCom message: markdown (4096 content bytes), or text (2048) when it must mention by mobile.
+
+    Only WeCom text messages can mention by mobile number or mention everyone; markdown mentions
+    user ids with ``<@userid>`` in the content.
+    """
+    as_text = bool(mentions.mobiles) or mentions.at_all
+    if as_text:
+        content, omitted = _plain_text(digest, WECOM_MAX_TEXT_BYTES)
+        text: dict = {"content": content}
+        user_ids = list(mentions.user_ids) + (["@all"] if mentions.at_all else [])
+        if user_ids:
+            text["mentioned_list"] = user_ids
+        if mentions.mobiles:
+            text["mentioned_mobile_list"] = list(mentions.mobiles)
+        payload = {"msgtype": "text", "text": text}
+    else:
+        head = f"## {digest.title}\n" + "".join(f"> {_md(note)}\n" for note in digest.notes)
+        if not digest.items:
+            head += f"{digest.summary}\n"
+        blocks = [
+            _markdown_block(i, item, line_break="\n", colour=_WECOM_COLOURS.get(item.kind, "warning"))
+            for i, item in enumerate(digest.items, 1)
+        ]
+        tail = f'\n<font color="comment">{digest.footer}</font>'
+        if mentions.user_ids:
+            tail += "\n" + " ".join(f"<@{user}>" for user in mentions.user_ids)
+        content, omitted = _fit(head, blocks, tail, WECOM_MAX_MARKDOWN_BYTES, _utf8_size)
+        payload = {"msgtype": "markdown", "markdown": {"content": content}}
+    return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
+
+
+def render_email(digest: Digest) -> EmailContent:
+    """Subject, plain text and HTML (every DS value escaped) of the e-mail."""
+    text, _ = _plain_text(digest, max_bytes=None)
+    return EmailContent(subject=digest.title, text=text, html=_html(digest))
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def _item(event: Event) -> DigestItem:
+    facts: list[tuple[str, str]] = []
+    if event.project_name or event.project_code:
+        facts.append(("Project", _named(event.project_name, event.project_code)))
+    if event.definition_code is not None:
+        facts.append(("Workflow", _named(event.definition_name, event.definition_code)))
+    if event.instance_id is not None:
+        facts.append(("Instance", f"{event.instance_id} {_value(event.instance_name)}".strip()))
+    if event.state:
+        facts.append(("State", _value(event.state)))
+    if event.fire_time is not None:
+        facts.append(("Scheduled for", _time(event.fire_time)))
+    if event.start_time is not None:
+        facts.append(("Started", _time(event.start_time)))
+    if event.end_time is not None:
+        facts.append(("Ended", _time(event.end_time)))
+    if event.attempt is not None:
+        limit = f"/{event.max_attempts}" if event.max_attempts is not None else ""
+        facts.append(("Attempt", f"{event.attempt}{limit}"))
+    if event.failures is not None:
+        facts.append(("Failures in window", str(event.failures)))
+    if event.detail:
+        facts.append(("Detail", _value(event.detail)))
+    if event.definition_code is None:
+        heading = KIND_LABELS[event.kind]
+    else:
+        heading = f"{KIND_LABELS[event.kind]}: {_value(event.definition_name) or event.definition_code}"
+    return DigestItem(
+        kind=event.kind,
+        heading=heading,
+        facts=tuple(facts),
+        ds_error=_value(event.ds_error),
+        link=event.ui_url,
+    )
+
+
+def _rate_key_subject(rate_key: str, events: Sequence[Event]) -> str:
+    for event in events:
+        if event.rate_key == rate_key:
+            if event.definition_code is None:
+                return "the monitor itself"
+            return "workflow " + _named(event.definition_name, event.definition_code)
+    return rate_key
+
+
+def _named(name: str, code: int | None) -> str:
+    return f"{_value(name)} ({code})" if name else str(code)
+
+
+def _value(text: str) -> str:
+    """One line, at most MAX_VALUE_CHARS characters: DS texts can be multi-line stack traces."""
+    return _cut_chars(" ".join(str(text).split()), MAX_VALUE_CHARS)
+
+
+def _time(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _cut_chars(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- formats -----------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Neutralise the characters that would start markup in chat markdown (names can hold any)."""
+    return text.replace("<", "‹").replace(">", "›").replace("[", "(").replace("]", ")").replace("`", "'")
+
+
+def _markdown_block(number: int, item: DigestItem, *, line_break: str, colour: str = "") -> str:
+    heading = f"**{number}. {_md(item.heading)}**"
+    if colour:
+        heading = f'<font color="{colour}">{heading}</font>'
+    lines = [heading]
+    if item.facts:
+        lines.append(" · ".join(f"{label}: {_md(value)}" for label, value in item.facts))
+    if item.ds_error:
+        lines.append(f"DS error: {_md(item.ds_error)}")
+    if item.link:
+        lines.append(f"[{_LINK_LABEL}]({item.link})")
+    return line_break.join(lines) + "\n\n"
+
+
+def _plain_text(digest: Digest, max_bytes: int | None) -> tuple[str, int]:
+    head = digest.title + "\n" + "".join(note + "\n" for note in digest.notes)
+    if not digest.items:
+        head += digest.summary + "\n"
+    blocks = []
+    for i, item in enumerate(digest.items, 1):
+        lines = [f"\n{i}. {item.heading}"] + [f"   {label}: {value}" for label, value in item.facts]
+        if item.ds_error:
+            lines.append(f"   DS error: {item.ds_error}")
+        if item.link:
+            lines.append(f"   {item.link}")
+        blocks.append("\n".join(lines) + "\n")
+    tail = f"\n{digest.footer}"
+    if max_bytes is None:
+        shown = blocks[:EMAIL_MAX_ITEMS]
+        omitted = len(blocks) - len(shown)
+        return head + "".join(shown) + (_more_line(omitted) if omitted else "") + tail, omitted
+    return _fit(head, blocks, tail, max_bytes, _utf8_size)
+
+
+def _html(digest: Digest) -> str:
+    esc = html.escape
+    columns = ("Project", "Workflow", "Instance", "State", "Started", "Ended", "Attempt")
+    rows = []
+    for item in digest.items[:EMAIL_MAX_ITEMS]:
+        facts = dict(item.facts)
+        cells = [f"<td>{esc(item.heading)}</td>"] + [f"<td>{esc(facts.get(c, ''))}</td>" for c in columns]
+        extra = "; ".join(f"{k}: {v}" for k, v in item.facts if k not in columns)
+        error = esc(item.ds_error) + (("<br>" if item.ds_error else "") + esc(extra) if extra else "")
+        cells.append(f"<td>{error}</td>")
+        link = f'<a href="{esc(item.link, quote=True)}">{_LINK_LABEL}</a>' if item.link else ""
+        cells.append(f"<td>{link}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    omitted = len(digest.items) - len(rows)
+    parts = [f"<h3>{esc(digest.title)}</h3>"]
+    parts += [f"<p><em>{esc(note)}</em></p>" for note in digest.notes]
+    if rows:
+        header = "".join(f"<th>{esc(c)}</th>" for c in ("Event", *columns, "DS error / detail", "Link"))
+        parts.append(
+            '<table border="1" cellpadding="4" cellspacing="0" style="border-collapse:collapse">'
+            f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    else:
+        parts.append(f"<p>{esc(digest.summary)}</p>")
+    if omitted:
+        parts.append(f"<p>{esc(_more_line(omitted))}</p>")
+    parts.append(f"<p><small>{esc(digest.footer)}</small></p>")
+    return "<html><body>" + "\n".join(parts) + "</body></html>\n"
+
+
+# --- size budgets ------------------------------------------------------------------------------
+
+
+def _more_line(omitted: int) -> str:
+    return f"\n… and {omitted} more\n"
+
+
+def _fit(head: str, blocks: list[str], tail: str, budget: int, size: Callable[[str], int]) -> tuple[str, int]:
+    """``head + as many blocks as fit + "… and N more" + tail`` within ``budget`` (sizes add up).
+
+    The tail always survives; a first block too big on its own is cut on a character boundary.
+    """
+    more_room = size(_more_line(len(blocks)))
+    room = budget - size(head) - size(tail)
+    if room < 0:
+        head = _cut_to(head, budget - size(tail), size)
+        room = 0
+    kept: list[str] = []
+    for i, block in enumerate(blocks):
+        reserve = more_room if i < len(blocks) - 1 else 0
+        if size(block) + reserve <= room:
+            kept.append(block)
+            room -= size(block)
+            continue
+        if not kept and room - more_room > 0:
+            kept.append(_cut_to(block, room - more_room, size))
+        break
+    omitted = len(blocks) - len(kept)
+    return head + "".join(kept) + (_more_line(omitted) if omitted else "") + tail, omitted
+
+
+def _cut_to(text: str, budget: int, size: Callable[[str], int]) -> str:
+    """The longest prefix of ``text`` (plus "…") within ``budget``; never splits a character."""
+    if size(text) <= budget:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if size(text[:mid] + "…") <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + "…" if low else ""
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _json_string_size(text: str) -> int:
+    """Bytes ``text`` adds inside a UTF-8 JSON string (escapes included); additive over concatenation."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def _json_bytes(payload: dict) -> bytes:
+    # ensure_ascii=False: DingTalk counts body bytes, and \uXXXX escapes would double CJK sizes.
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,119 @@
+"""What the monitor tells the notification layer: one :class:`Event` per thing worth announcing.
+
+An event names its incident with a stable key, so a follow-up (the second recovery attempt, the
+recovery's success) is recognisable as the same incident, and so the same announcement is never
+made twice, across sweeps and restarts (spec section 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+
+EVENT_KINDS = (
+    "failure_detected",
+    "threshold_exceeded",
+    "recovery_triggered",
+    "recovery_succeeded",
+    "recovery_failed",
+    "recovery_exhausted",
+    "missed_run",
+    "stuck_running",
+    "monitor_unhealthy",
+    "monitor_recovered",
+)
+NEVER_SUPPRESSED = {"recovery_exhausted", "monitor_unhealthy", "monitor_recovered"}
+# Events about the monitor itself: rate-limited and keyed "per monitor", not per workflow definition.
+MONITOR_KINDS = frozenset({"monitor_unhealthy", "monitor_recovered"})
+MONITOR_KEY = "monitor"
+
+_DATETIME_FIELDS = ("start_time", "end_time", "fire_time")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One announcement-worthy fact about a workflow (or about the monitor), as the monitor saw it."""
+
+    kind: str
+    project_code: int = 0
+    project_name: str = ""
+    definition_code: int | None = None
+    definition_name: str = ""
+    instance_id: int | None = None
+    instance_name: str = ""
+    state: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    fire_time: datetime | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
+    failures: int | None = None
+    ds_error: str = ""
+    ui_url: str = ""
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+        for name in _DATETIME_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"Event.{name} must be timezone-aware, got {value!r}")
+
+    @property
+    def incident_key(self) -> str:
+        """The incident this event belongs to; every follow-up of that incident carries the same key.
+
+        ``"<def>:<inst>"`` for an instance, ``"<def>@<fire time>"`` for a missed run, ``"<def>"`` for a
+        definition-wide fact (threshold), ``"monitor"`` for the monitor's own health.
+        """
+        if self.kind in MONITOR_KINDS:
+            return MONITOR_KEY
+        definition = str(self.definition_code)
+        if self.instance_id is not None:
+            return f"{definition}:{self.instance_id}"
+        if self.fire_time is not None:
+            return f"{definition}@{self.fire_time.isoformat()}"
+        return definition
+
+    @property
+    def rate_key(self) -> str:
+        """The product rate limit's bucket: one per workflow definition, one for the monitor itself."""
+        if self.kind in MONITOR_KINDS:
+            return MONITOR_KEY
+        return f"def:{self.definition_code}"
+
+    @property
+    def announcement_key(self) -> str:
+        """What "announced once" means: the incident, the kind, and the attempt number if any."""
+        key = f"{self.incident_key}|{self.kind}"
+        return key if self.attempt is None else f"{key}#{self.attempt}"
+
+    def to_dict(self) -> dict:
+        """A JSON-ready copy (datetimes as ISO-8601 with offset), for events carried in the state."""
+        data = asdict(self)
+        for name in _DATETIME_FIELDS:
+            if data[name] is not None:
+                data[name] = data[name].isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Event:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored so older state files still load."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in _DATETIME_FIELDS:
+            if values.get(name) is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        return cls(**values)
+
+
+def parse_stamp(stamp: object) -> datetime | None:
+    """An ISO time read back from the state, or None for anything unreadable or naive (hand-edited files)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -1,0 +1,128 @@
+"""E-mail sender over SMTP: implicit TLS (465), STARTTLS (587) or plain (a local relay).
+
+Facts from notify-channels.md section 3: certificates are verified (``create_default_context()``;
+smtplib's own default verifies nothing), every connection has a timeout (the default is to hang),
+AUTH only when a username is set, one message to all To and Cc addresses, and a partial refusal
+is a success that names the refused addresses.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from ds_monitor.config import EmailConfig
+from ds_monitor.errors import NotifyError
+from ds_monitor.notify.builder import Digest, render_email
+
+
+class EmailSender:
+    """Sends digests as one multipart (plain text + HTML) message per dispatch."""
+
+    name = "email"
+    label = "E-mail"
+    limits = None
+
+    def __init__(self, config: EmailConfig, *, ssl_context: ssl.SSLContext | None = None):
+        self._config = config
+        self._ssl_context = ssl_context
+        self.destination = f"email:{config.smtp_host}:{config.smtp_port}"
+
+    def send(self, digest: Digest) -> str:
+        """Send one digest; returns a note naming refused recipients, raises NotifyError on failure."""
+        refused = self._deliver(self.message(digest))
+        if not refused:
+            return ""
+        names = ", ".join(f"{addr} ({code})" for addr, (code, _) in sorted(refused.items()))
+        return f"refused by the server for {names}"
+
+    def message(self, digest: Digest) -> EmailMessage:
+        """The MIME message: plain text first, HTML as the preferred alternative."""
+        cfg = self._config
+        content = render_email(digest)
+        msg = EmailMessage()
+        msg["Subject"] = content.subject
+        msg["From"] = cfg.from_addr
+        msg["To"] = ", ".join(cfg.to_addrs)
+        if cfg.cc_addrs:
+            msg["Cc"] = ", ".join(cfg.cc_addrs)
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = make_msgid(domain=cfg.from_addr.rpartition("@")[2] or None)
+        msg.set_content(content.text)
+        msg.add_alternative(content.html, subtype="html")
+        return msg
+
+    def _deliver(self, msg: EmailMessage) -> dict:
+        cfg = self._config
+        where = f"SMTP {cfg.smtp_host}:{cfg.smtp_port}"
+        context = self._ssl_context or ssl.create_default_context()
+        try:
+            if cfg.use_ssl:
+                smtp = smtplib.SMTP_SSL(
+                    cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds)
+            with smtp:
+                if cfg.starttls:
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                if cfg.username:
+                    smtp.login(cfg.username, cfg.password)
+                return smtp.send_message(msg, cfg.from_addr, list(cfg.to_addrs) + list(cfg.cc_addrs))
+        except smtplib.SMTPAuthenticationError as err:
+            raise NotifyError(
+                f"{where}: authentication failed ({err.smtp_code}): check notification.email.username "
+                "and password",
+                retryable=False,
+                code=err.smtp_code,
+            ) from err
+        except smtplib.SMTPNotSupportedError as err:
+            raise NotifyError(
+                f"{where}: the server offers no AUTH on this connection: enable "
+                "notification.email.use_ssl or starttls, or leave username empty",
+                retryable=False,
+                code="no_auth",
+            ) from err
+        except smtplib.SMTPRecipientsRefused as err:
+            names = ", ".join(f"{addr} ({code})" for addr, (code, _) in sorted(err.recipients.items()))
+            temporary = all(400 <= code < 500 for code, _ in err.recipients.values())
+            raise NotifyError(
+                f"{where}: every recipient was refused: {names}",
+                retryable=temporary,
+                code="recipients_refused",
+            ) from err
+        except smtplib.SMTPResponseException as err:
+            text = (
+                err.smtp_error.decode("utf-8", "replace")
+                if isinstance(err.smtp_error, bytes)
+                else str(err.smtp_error)
+            )
+            raise NotifyError(
+                f"{where}: {err.smtp_code} {text}", retryable=400 <= err.smtp_code < 500, code=err.smtp_code
+            ) from err
+        except smtplib.SMTPServerDisconnected as err:
+            # smtplib reports a read timeout as a disconnect; a timeout is not worth waiting for twice.
+            if isinstance(err.__context__, TimeoutError):
+                raise NotifyError(
+                    f"{where}: no answer within {cfg.timeout_seconds:g} s (wrong port for use_ssl/starttls?)",
+                    retryable=False,
+                    code="timeout",
+                ) from err
+            raise NotifyError(
+                f"{where}: the server closed the connection: {err}", retryable=True, code="disconnected"
+            ) from err
+        except ssl.SSLError as err:
+            raise NotifyError(
+                f"{where}: TLS failed: {err.reason or err}", retryable=False, code="tls"
+            ) from err
+        except TimeoutError as err:
+            raise NotifyError(
+                f"{where}: no connection within {cfg.timeout_seconds:g} s", retryable=False, code="timeout"
+            ) from err
+        except OSError as err:
+            raise NotifyError(
+                f"{where}: cannot connect: {err.strerror or err}", retryable=True, code="connection"
+            ) from err

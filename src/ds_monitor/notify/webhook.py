@@ -1,0 +1,170 @@
+"""What the DingTalk and WeCom robots have in common: one JSON POST, judged by ``errcode`` alone.
+
+Both services answer HTTP 200 for application errors, so success is ``errcode == 0`` and nothing
+else (notify-channels.md section 9). Redirects are not followed (DingTalk answers 302 while it
+blocks a robot), every call has a timeout, and every error text is free of the webhook's
+credentials: requests puts the full URL, query included, into its exception texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from abc import ABC, abstractmethod
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import requests
+
+from ds_monitor.errors import ConfigError, NotifyError
+from ds_monitor.notify.builder import Digest, Rendered
+from ds_monitor.notify.transport import TransportLimits
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 10.0
+# Query values that carry credentials or make them replayable.
+_SECRET_QUERY = re.compile(r"(?i)\b(access_token|sign|key|timestamp)=[^&\s'\"]*")
+_MAX_ERRMSG_CHARS = 200
+# urllib3 prefixes causes with the connection object: "HTTPConnection(host=..., port=...): " or "<...>: ".
+_CONNECTION_PREFIX = re.compile(r"^(?:<[^>]*>|HTTPS?Connection\([^)]*\)): ")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask credential query values and the given secret strings in ``text``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def split_webhook(
+    value: str, *, param: str, default_url: str, config_key: str, what: str
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """(send URL without query, credential, other query parameters) from a webhook URL or a bare credential.
+
+    People paste the whole URL where the bare token belongs and the other way round; both work.
+    Raises ConfigError naming ``config_key`` and never echoing the value.
+    """
+    value = value.strip()
+    parts = urlsplit(value)
+    if not parts.scheme:
+        if not value or "/" in value or "?" in value:
+            raise ConfigError(f"{config_key}: neither a webhook URL nor a bare {what}")
+        return default_url, value, []
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{config_key}: must be an http(s) URL or a bare {what}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    credential = next((v for k, v in query if k == param), "")
+    if not credential:
+        raise ConfigError(f"{config_key}: has no {param}")
+    return (
+        urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+        credential,
+        [(k, v) for k, v in query if k != param],
+    )
+
+
+def destination_id(channel: str, credential: str) -> str:
+    """A stable name for one robot that can be stored and shown: a short hash, never the credential."""
+    return f"{channel}:{hashlib.sha256(credential.encode('utf-8')).hexdigest()[:12]}"
+
+
+class WebhookSender(ABC):
+    """Base of the robot senders: subclasses say how to address, render and explain errors."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    limits: ClassVar[TransportLimits]
+
+    def __init__(
+        self,
+        credential: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+    ):
+        self._credential = credential
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self.destination = destination_id(self.name, credential)
+
+    def send(self, digest: Digest) -> str:
+        """Render and send one digest; returns a note for the result, raises NotifyError on failure."""
+        rendered = self.render(digest)
+        self.post(rendered.body)
+        return f"{rendered.omitted} items left out to fit the size limit" if rendered.omitted else ""
+
+    @abstractmethod
+    def render(self, digest: Digest) -> Rendered:
+        """The channel's message body for ``digest``."""
+
+    @abstractmethod
+    def url(self) -> str:
+        """The request URL, credentials included: never log it."""
+
+    @abstractmethod
+    def explain(self, errcode: int, errmsg: str) -> NotifyError:
+        """Turn a non-zero errcode into an error that says what it means and whether to retry."""
+
+    def post(self, body: bytes) -> None:
+        """POST one UTF-8 JSON body; return on ``errcode == 0``, raise NotifyError otherwise."""
+        url = self.url()
+        host = urlsplit(url).netloc
+        try:
+            response = self._session.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as err:
+            raise NotifyError(
+                f"{self.label}: no connection to {host} within {self._timeout[0]:g} s",
+                retryable=True,
+                code="connect_timeout",
+            ) from err
+        except requests.ReadTimeout as err:
+            # The service may have delivered it: retrying now could announce it twice.
+            raise NotifyError(
+                f"{self.label}: no answer from {host} within {self._timeout[1]:g} s "
+                "(the message may have been delivered)",
+                retryable=False,
+                code="timeout",
+            ) from err
+        except requests.RequestException as err:
+            raise NotifyError(
+                f"{self.label}: cannot reach {host}: {self._reason(err)}", retryable=True, code="connection"
+            ) from err
+
+        status = response.status_code
+        if status != 200:
+            hint = (
+                " (a redirect, not followed: the service may be blocking this robot)"
+                if 300 <= status < 400
+                else ""
+            )
+            raise NotifyError(
+                f"{self.label}: HTTP {status} from {host}{hint}", retryable=status >= 500, code=status
+            )
+        try:
+            data = response.json()
+            errcode = int(data["errcode"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise NotifyError(
+                f"{self.label}: HTTP 200 from {host} but the answer is not the robot's JSON",
+                retryable=False,
+                code="not_json",
+            ) from err
+        if errcode != 0:
+            errmsg = redact(str(data.get("errmsg", "")), (self._credential,))[:_MAX_ERRMSG_CHARS]
+            raise self.explain(errcode, errmsg)
+
+    def _reason(self, err: Exception) -> str:
+        """The innermost cause of a requests error (``[Errno 111] Connection refused``), redacted."""
+        inner = err.args[0] if err.args else err
+        reason = getattr(inner, "reason", inner)
+        # urllib3's ProtocolError("Connection aborted.", cause): the cause is the informative part.
+        if isinstance(reason, Exception) and len(reason.args) == 2 and isinstance(reason.args[1], Exception):
+            reason = reason.args[1]
+        return redact(_CONNECTION_PREFIX.sub("", str(reason)), (self._credential,))
