@@ -225,6 +225,35 @@ def notify_test() -> None:
         sys.exit(1)
 
 
+@cli.command("demo")
+@click.option("--serve-only", is_flag=True, help="Only serve the simulator with the demo estate until interrupted.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port for --serve-only (0 = any free port).")
+@click.option("--ds-version", default="3.2", type=click.Choice(["3.0", "3.1", "3.2", "3.3"]), show_default=True,
+              help="DS version the simulator speaks.")
+@click.option("--sweeps", default=4, type=click.IntRange(1, 50), show_default=True, help="Sweeps to run.")
+@common_options
+def demo_command(serve_only: bool, port: int, ds_version: str, sweeps: int) -> None:
+    """See detection, recovery and notifications against an embedded DS simulator (no cluster needed).
+
+    Example: python main.py demo
+    """
+    import signal
+    import threading
+
+    from ds_monitor import demo
+
+    opts = click.get_current_context().find_object(Options)
+    setup_logging(opts.log_level or "WARNING")
+    out = click.get_text_stream("stdout")
+    if not serve_only:
+        demo.run_demo(out, sweeps=sweeps, version=ds_version)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    demo.serve_only(out, host="127.0.0.1", port=port, version=ds_version, stop=stop)
+
+
 def render_report(report) -> str:
     """A short human summary of a sweep report."""
     lines = [

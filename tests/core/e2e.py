@@ -1,0 +1,51 @@
+"""Helpers for end-to-end tests: a real monitor, real client and state files against the DS double."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
+from ds_monitor.ds.client import DSClient
+from ds_monitor.metrics import ApiMetrics
+from ds_monitor.monitor import Monitor
+from ds_monitor.notify import NotificationManager
+from ds_monitor.state import StateStore
+
+TOKEN = "test-token"
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+class RecordingSender:
+    """A channel that keeps every digest it is given."""
+
+    limits = None
+
+    def __init__(self, name: str = "dingtalk"):
+        self.name = name
+        self.destination = f"memory:{name}"
+        self.digests = []
+
+    def send(self, digest) -> str:
+        self.digests.append(digest)
+        return "recorded"
+
+
+def make_config(sim, state_dir, *, monitor: dict | None = None, retry: dict | None = None) -> Config:
+    return Config(
+        dolphinscheduler=DolphinSchedulerConfig(api_url=sim.url, token=TOKEN, timeout_seconds=5),
+        monitor=replace(MonitorConfig(), **(monitor or {})),
+        retry=replace(RetryConfig(recovery_interval=0), **(retry or {})),
+        state_dir=str(state_dir),
+    )
+
+
+def make_monitor(config: Config, *, senders=None, dry_run: bool = False) -> Monitor:
+    metrics = ApiMetrics()
+    client = DSClient(config.dolphinscheduler, metrics=metrics, retry_backoff=0.0)
+    notifier = NotificationManager(config.notification, senders=senders if senders is not None else [])
+    return Monitor(config, client, StateStore(config.state_dir), notifier, api_metrics=metrics, dry_run=dry_run)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
