@@ -93,7 +93,9 @@ def seed_demo_estate(sim: DSSimulator, now: datetime) -> DemoEstate:
                               end_time=now - 25 * timedelta(minutes=1), command_type="START_PROCESS")
     estate.fails_again_once.add(failed)
     train = sim.add_definition(ml, "model_train")
-    sim.add_schedule(train, "0 0 */4 * * ? *", timezone_id="Europe/Berlin")
+    # Due two minutes into the demo, but DS never starts it (a Quartz misfire): a missed run.
+    due = (now + timedelta(minutes=2)).astimezone(_zone("Europe/Berlin"))
+    sim.add_schedule(train, f"0 {due.minute} {due.hour} * * ? *", timezone_id="Europe/Berlin")
     return estate
 
 
@@ -104,45 +106,60 @@ def _zone(name: str):
 
 
 class ConsoleSender:
-    """A notification channel that prints the rendered message instead of sending it."""
+    """A notification channel that keeps the rendered message instead of sending it.
+
+    Channels send concurrently, so messages are collected and printed after the sweep, in order.
+    """
 
     limits = None
 
-    def __init__(self, name: str, render: Callable[[Digest], str], out: TextIO):
+    def __init__(self, name: str, render: Callable[[Digest], str]):
         self.name = name
         self.destination = f"console:{name}"
         self._render = render
-        self._out = out
+        self.received: list[str] = []
 
     def send(self, digest: Digest) -> str:
-        text = self._render(digest)
-        self._out.write(f"\n  ┌─ {self.name} would receive " + "─" * 40 + "\n")
-        for line in text.splitlines():
-            self._out.write(f"  │ {line}\n")
-        self._out.write("  └" + "─" * 60 + "\n")
+        self.received.append(self._render(digest))
         return "printed"
 
 
-def console_senders(out: TextIO) -> list[ConsoleSender]:
+def console_senders() -> list[ConsoleSender]:
+    """DingTalk's message in full; WeCom and e-mail as what differs (size, subject), to keep the demo readable."""
+
     def dingtalk(digest: Digest) -> str:
         return render_dingtalk(digest, keyword="DS").payload["markdown"]["text"]
 
     def wecom(digest: Digest) -> str:
-        return render_wecom(digest).payload["markdown"]["content"]
+        content = render_wecom(digest).payload["markdown"]["content"]
+        return f"markdown, {len(content.encode('utf-8'))} bytes (limit 4096): {content.splitlines()[0]}"
 
     def email(digest: Digest) -> str:
         content = render_email(digest)
-        return f"Subject: {content.subject}\n\n{content.text}"
+        return f"Subject: {content.subject} (text + HTML, {len(content.html)} bytes of HTML)"
 
-    return [ConsoleSender("dingtalk", dingtalk, out), ConsoleSender("wework", wecom, out),
-            ConsoleSender("email", email, out)]
+    return [ConsoleSender("dingtalk", dingtalk), ConsoleSender("wework", wecom), ConsoleSender("email", email)]
+
+
+def _print_messages(senders: list[ConsoleSender], out: TextIO) -> None:
+    for sender in senders:
+        for text in sender.received:
+            lines = text.splitlines()
+            if len(lines) == 1:
+                out.write(f"  {sender.name} would receive: {lines[0]}\n")
+                continue
+            out.write(f"  ┌─ {sender.name} would receive\n")
+            out.writelines(f"  │ {line}\n" for line in lines)
+            out.write("  └─\n")
+        sender.received.clear()
 
 
 def demo_config(api_url: str, state_dir: str, version: str) -> Config:
     return Config(
         dolphinscheduler=DolphinSchedulerConfig(api_url=api_url, token=DEMO_TOKEN, api_version=version,
                                                 timeout_seconds=5),
-        monitor=MonitorConfig(check_interval=int(SWEEP_EVERY.total_seconds())),
+        # A short grace so the demo's few simulated minutes can show a missed run.
+        monitor=MonitorConfig(check_interval=int(SWEEP_EVERY.total_seconds()), missed_run_grace_minutes=5),
         retry=RetryConfig(recovery_interval=0),
         state_dir=state_dir,
         notification=NotificationConfig(),
@@ -158,9 +175,10 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
         estate = seed_demo_estate(sim, clock.now)
         config = demo_config(sim.url, state_dir, "auto")
         metrics = ApiMetrics()
+        senders = console_senders()
         client = DSClient(config.dolphinscheduler, metrics=metrics)
         monitor = Monitor(config, client, StateStore(state_dir),
-                          NotificationManager(config.notification, senders=console_senders(out)),
+                          NotificationManager(config.notification, senders=senders),
                           api_metrics=metrics)
         out.write(f"DS simulator (DS {version}) on {sim.url}: 3 projects, 7 workflows; "
                   f"the monitor sweeps every {SWEEP_EVERY.seconds // 60} simulated minutes.\n")
@@ -170,6 +188,7 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
                 report = monitor.sweep(clock.now)
                 reports.append(report)
                 _print_sweep(report, out)
+                _print_messages(senders, out)
                 _play_ds(sim, report, estate)
                 clock.now += SWEEP_EVERY
         finally:

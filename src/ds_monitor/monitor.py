@@ -356,7 +356,8 @@ class Monitor:
 
         recovery_state = self._recover(candidates_by_project, siblings_by_def, recovery_state, now, deadline,
                                        names, def_by_code, report, events)
-        self._follow_up(recovery_state, now, names, def_by_code, events)
+        listed = {i.id: i for instances in instances_by_project.values() for i in instances}
+        self._follow_up(recovery_state, now, names, def_by_code, events, listed)
         return events
 
     # -- steps -------------------------------------------------------------------------------------
@@ -440,9 +441,11 @@ class Monitor:
                         ui_url=self.client.instance_ui_url(project_code, outcome.instance_id, outcome.definition_code)))
         return state
 
-    def _follow_up(self, state: dict, now: datetime, names, def_by_code, events: list[Event]) -> None:
+    def _follow_up(self, state: dict, now: datetime, names, def_by_code, events: list[Event],
+                   listed: dict[int, Instance]) -> None:
         def get_instance(project_code: int, instance_id: int) -> Instance:
-            return self.client.get_instance(project_code, instance_id)
+            # This sweep's listing is fresh enough to see how a recovery ended; older ones are re-read.
+            return listed.get(instance_id) or self.client.get_instance(project_code, instance_id)
 
         follow_ups, state = self.recovery.follow_up(get_instance, state, now)
         self.store.save(RECOVERY, state)

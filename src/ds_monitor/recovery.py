@@ -470,6 +470,17 @@ class RecoveryHandler:
             )
 
         record = entries.get(key)
+        if record:
+            settled = settle(record, candidate, max_attempts=self.policy.max_attempts)
+            if settled is not record:
+                record = entries[key] = settled
+        # The listing is seconds old: when it already rules the recovery out (pending, limit,
+        # backfill, newer run), re-reading would cost a DS call per candidate and sweep for nothing.
+        verdict, detail = decide(
+            candidate, record, newer_active=newer_active, definition_online=online, policy=self.policy, now=now
+        )
+        if verdict not in (RECOVER, DRY_RUN):
+            return outcome(attempts_so_far(record, candidate), verdict, detail)
         try:
             fresh = self.client.get_instance(project_code, candidate.id)
         except DSApiError as err:
@@ -486,7 +497,7 @@ class RecoveryHandler:
         if record:
             settled = settle(record, fresh, max_attempts=self.policy.max_attempts)
             if settled is not record:
-                record = self._put(journal, settled)
+                record = entries[key] = settled
         verdict, detail = decide(
             fresh, record, newer_active=newer_active, definition_online=online, policy=self.policy, now=now
         )
@@ -605,9 +616,8 @@ class RecoveryHandler:
                 else:
                     log.warning("cannot follow the recovery of instance %s: %s", key, err)
                 continue
-            settled = settle(record, instance, max_attempts=self.policy.max_attempts)
-            if settled is not record:
-                self._put(journal, settled)
+            # Derived from what DS shows, so it is saved once below rather than per record.
+            journal["instances"][key] = settle(record, instance, max_attempts=self.policy.max_attempts)
 
         follow_ups = []
         for key in sorted(journal["instances"], key=int):
