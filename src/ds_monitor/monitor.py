@@ -400,45 +400,54 @@ class Monitor:
     def _recover(self, candidates_by_project, siblings_by_def, state, now, deadline, names, def_by_code,
                  report: SweepReport, events: list[Event]) -> dict:
         interval = timedelta(seconds=self.config.retry.recovery_interval)
+        batches, deferred = [], []
         for project_code, candidates in candidates_by_project.items():
-            if not candidates:
-                continue
-            if self.stop_requested():
-                raise SweepInterrupted
-            if self.monotonic() > deadline:
-                msg = f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
-                report.warnings.append(msg)
-                log.warning("%s", msg)
-                break
             candidates = sorted(candidates, key=lambda i: (i.start_time or now, i.id))
-            deferred: list[Instance] = []
-            if interval:
+            if interval and candidates:
+                # One recovery per project per interval; the others wait for a later sweep instead of
+                # blocking this one.
                 last = _last_trigger_in_project(state, project_code)
                 if last is not None and now - last < interval:
-                    deferred, candidates = candidates, []
-                else:
-                    candidates, deferred = candidates[:1], candidates[1:]
-            newer_active = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
-            online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
-            outcomes, state = self.recovery.recover(project_code, candidates, newer_active=newer_active,
-                                                    now=now, state=state, definition_online=online)
-            for inst in deferred:
-                outcomes.append(RecoveryOutcome(instance_id=inst.id, attempt=0, result="skipped_state",
-                                                detail="deferred: retry.recovery_interval between recoveries "
-                                                       "in one project", project_code=project_code,
-                                                definition_code=inst.definition_code))
-            project = Project(project_code, names.get(project_code, ""))
-            for outcome in outcomes:
-                report.recoveries.append({"instance_id": outcome.instance_id, "attempt": outcome.attempt,
-                                          "result": outcome.result, "detail": outcome.detail})
-                if outcome.result == "triggered":
-                    events.append(Event(
-                        kind="recovery_triggered", project_code=project_code, project_name=project.name,
-                        definition_code=outcome.definition_code,
-                        definition_name=_name(def_by_code, outcome.definition_code),
-                        instance_id=outcome.instance_id, attempt=outcome.attempt,
-                        max_attempts=self.config.retry.max_recovery_attempts, detail=outcome.detail,
-                        ui_url=self.client.instance_ui_url(project_code, outcome.instance_id, outcome.definition_code)))
+                    deferred.extend((project_code, i) for i in candidates)
+                    continue
+                deferred.extend((project_code, i) for i in candidates[1:])
+                candidates = candidates[:1]
+            if candidates:
+                newer = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
+                batches.append((project_code, candidates, newer))
+
+        def keep_going() -> bool:
+            return not self.stop_requested() and self.monotonic() <= deadline
+
+        online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
+        outcomes, state = self.recovery.recover_all(batches, now=now, state=state, definition_online=online,
+                                                    workers=MAX_PARALLEL_PROJECTS, keep_going=keep_going)
+        if self.stop_requested():
+            self.store.save(RECOVERY, state)
+            raise SweepInterrupted
+        reached = {o.instance_id for o in outcomes}
+        if any(i.id not in reached for _, candidates, _ in batches for i in candidates):
+            msg = f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
+            report.warnings.append(msg)
+            log.warning("%s", msg)
+        for project_code, inst in deferred:
+            outcomes.append(RecoveryOutcome(instance_id=inst.id, attempt=0, result="skipped_state",
+                                            detail="deferred: retry.recovery_interval between recoveries "
+                                                   "in one project", project_code=project_code,
+                                            definition_code=inst.definition_code))
+        for outcome in outcomes:
+            report.recoveries.append({"instance_id": outcome.instance_id, "attempt": outcome.attempt,
+                                      "result": outcome.result, "detail": outcome.detail})
+            if outcome.result == "triggered":
+                events.append(Event(
+                    kind="recovery_triggered", project_code=outcome.project_code,
+                    project_name=names.get(outcome.project_code, ""),
+                    definition_code=outcome.definition_code,
+                    definition_name=_name(def_by_code, outcome.definition_code),
+                    instance_id=outcome.instance_id, attempt=outcome.attempt,
+                    max_attempts=self.config.retry.max_recovery_attempts, detail=outcome.detail,
+                    ui_url=self.client.instance_ui_url(outcome.project_code, outcome.instance_id,
+                                                       outcome.definition_code)))
         return state
 
     def _follow_up(self, state: dict, now: datetime, names, def_by_code, events: list[Event],

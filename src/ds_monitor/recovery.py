@@ -51,7 +51,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -425,6 +427,8 @@ class RecoveryHandler:
         self.policy = policy
         self.pending_timeout = pending_timeout
         self.window = window
+        # Guards the shared journal when projects are recovered in parallel (recover_all).
+        self._lock = threading.RLock()
 
     def recover(
         self,
@@ -437,15 +441,46 @@ class RecoveryHandler:
         definition_online: Mapping[int, bool] | None = None,
     ) -> tuple[list[RecoveryOutcome], dict]:
         """Recover the FAILURE ``candidates`` of one project, oldest first; return outcomes and journal."""
+        return self.recover_all([(project_code, candidates, newer_active)], now=now, state=state,
+                                definition_online=definition_online)
+
+    def recover_all(
+        self,
+        batches: Sequence[tuple[int, list[Instance], set[int]]],
+        *,
+        now: datetime,
+        state: dict,
+        definition_online: Mapping[int, bool] | None = None,
+        workers: int = 1,
+        keep_going: Callable[[], bool] = lambda: True,
+    ) -> tuple[list[RecoveryOutcome], dict]:
+        """Recover several projects' candidates, projects in parallel, each project's oldest first.
+
+        ``batches`` holds (project_code, candidates, ids with a newer active run). All threads share
+        one journal; every change to it and every save happens under one lock, so each intent is on
+        disk before its DS call whatever the other threads do. ``keep_going`` is asked before each
+        candidate (shutdown); candidates not reached are left out of the outcomes.
+        """
         journal = normalise_journal(state)
-        outcomes = []
-        for candidate in sorted(candidates, key=_oldest_first):
-            online = definition_online.get(candidate.definition_code) if definition_online else None
-            outcome = self._recover_one(
-                project_code, candidate, candidate.id in newer_active, online, now, journal
-            )
-            outcomes.append(outcome)
-        return outcomes, journal
+
+        def run(batch: tuple[int, list[Instance], set[int]]) -> list[RecoveryOutcome]:
+            project_code, candidates, newer_active = batch
+            outcomes = []
+            for candidate in sorted(candidates, key=_oldest_first):
+                if not keep_going():
+                    break
+                online = definition_online.get(candidate.definition_code) if definition_online else None
+                outcomes.append(self._recover_one(
+                    project_code, candidate, candidate.id in newer_active, online, now, journal
+                ))
+            return outcomes
+
+        if workers <= 1 or len(batches) <= 1:
+            results = [run(batch) for batch in batches]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(batches))) as pool:
+                results = list(pool.map(run, batches))
+        return [outcome for outcomes in results for outcome in outcomes], journal
 
     def _recover_one(
         self,
@@ -473,7 +508,7 @@ class RecoveryHandler:
         if record:
             settled = settle(record, candidate, max_attempts=self.policy.max_attempts)
             if settled is not record:
-                record = entries[key] = settled
+                record = self._set(journal, settled)
         # The listing is seconds old: when it already rules the recovery out (pending, limit,
         # backfill, newer run), re-reading would cost a DS call per candidate and sweep for nothing.
         verdict, detail = decide(
@@ -497,7 +532,7 @@ class RecoveryHandler:
         if record:
             settled = settle(record, fresh, max_attempts=self.policy.max_attempts)
             if settled is not record:
-                record = entries[key] = settled
+                record = self._set(journal, settled)
         verdict, detail = decide(
             fresh, record, newer_active=newer_active, definition_online=online, policy=self.policy, now=now
         )
@@ -641,11 +676,19 @@ class RecoveryHandler:
         self.store.save(RECOVERY, journal)
         return follow_ups, journal
 
+    def _set(self, journal: dict, record: dict) -> dict:
+        """Change a record in memory only (derived facts; saved with the next intent or at the end)."""
+        with self._lock:
+            journal["instances"][str(record["instance_id"])] = record
+        return record
+
     def _put(self, journal: dict, record: dict) -> dict:
-        journal["instances"][str(record["instance_id"])] = record
-        self.store.save(RECOVERY, journal)
+        with self._lock:
+            journal["instances"][str(record["instance_id"])] = record
+            self.store.save(RECOVERY, journal)
         return record
 
     def _drop(self, journal: dict, key: str) -> None:
-        journal["instances"].pop(key, None)
-        self.store.save(RECOVERY, journal)
+        with self._lock:
+            journal["instances"].pop(key, None)
+            self.store.save(RECOVERY, journal)
