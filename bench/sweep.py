@@ -121,7 +121,7 @@ def main() -> None:
         print(f"RSS over {args.sweeps} more sweeps: {start_rss:.1f} MB -> {rss_mb():.1f} MB "
               f"(growth {rss_mb() - start_rss:+.1f} MB), {(time.perf_counter() - begin) / max(args.sweeps, 1):.2f} s "
               "per sweep")
-        client.close()
+        monitor.close()
     parent.send("stop")
     server.join(timeout=10)
 

@@ -153,7 +153,7 @@ def check_command(dry_run: bool, as_json: bool) -> None:
     try:
         report = monitor.sweep()
     finally:
-        monitor.client.close()
+        monitor.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False))
     else:

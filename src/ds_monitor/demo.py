@@ -192,7 +192,7 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
                 _play_ds(sim, report, estate)
                 clock.now += SWEEP_EVERY
         finally:
-            client.close()
+            monitor.close()
     out.write("\nDone. Point the monitor at your own DS: cp .env.example .env, set DS_API_URL and DS_TOKEN, "
               "then python main.py check --dry-run\n")
     return reports

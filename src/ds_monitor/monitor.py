@@ -222,6 +222,8 @@ class Monitor:
             window=timedelta(hours=config.monitor.time_window_hours),
         )
         self.health = SweepHealth()
+        # Created once: starting threads every sweep costs more than the work on small estates.
+        self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_PROJECTS, thread_name_prefix="ds-monitor")
         self.stop_requested: Callable[[], bool] = lambda: False
         self._warned: set[str] = set()
 
@@ -324,7 +326,7 @@ class Monitor:
                 events.append(Event(kind="stuck_running", project_code=project.code, project_name=project.name,
                                     definition_code=run.definition_code, definition_name=run.definition_name,
                                     instance_id=run.instance_id, instance_name=run.instance_name,
-                                    state="RUNNING_EXECUTION", start_time=run.start_time, detail=run.reason,
+                                    state=run.state, start_time=run.start_time, detail=run.reason,
                                     ui_url=self.client.instance_ui_url(project.code, run.instance_id, run.definition_code)))
 
             failures = [i for i in mine if i.state in REPORTED_FAILURE_STATES]
@@ -394,8 +396,12 @@ class Monitor:
     def _parallel(self, func, items: list) -> list:
         if len(items) <= 1:
             return [func(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_PROJECTS, len(items))) as pool:
-            return list(pool.map(func, items))
+        return list(self._pool.map(func, items))
+
+    def close(self) -> None:
+        """Release the DS connection pool and the worker threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
 
     def _recover(self, candidates_by_project, siblings_by_def, state, now, deadline, names, def_by_code,
                  report: SweepReport, events: list[Event]) -> dict:
@@ -421,7 +427,7 @@ class Monitor:
 
         online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
         outcomes, state = self.recovery.recover_all(batches, now=now, state=state, definition_online=online,
-                                                    workers=MAX_PARALLEL_PROJECTS, keep_going=keep_going)
+                                                    executor=self._pool, keep_going=keep_going)
         if self.stop_requested():
             self.store.save(RECOVERY, state)
             raise SweepInterrupted

@@ -53,7 +53,7 @@ import copy
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -451,12 +451,13 @@ class RecoveryHandler:
         now: datetime,
         state: dict,
         definition_online: Mapping[int, bool] | None = None,
-        workers: int = 1,
+        executor: Executor | None = None,
         keep_going: Callable[[], bool] = lambda: True,
     ) -> tuple[list[RecoveryOutcome], dict]:
         """Recover several projects' candidates, projects in parallel, each project's oldest first.
 
-        ``batches`` holds (project_code, candidates, ids with a newer active run). All threads share
+        ``batches`` holds (project_code, candidates, ids with a newer active run). With an
+        ``executor`` the projects run in its threads, else one after the other. All threads share
         one journal; every change to it and every save happens under one lock, so each intent is on
         disk before its DS call whatever the other threads do. ``keep_going`` is asked before each
         candidate (shutdown); candidates not reached are left out of the outcomes.
@@ -475,11 +476,10 @@ class RecoveryHandler:
                 ))
             return outcomes
 
-        if workers <= 1 or len(batches) <= 1:
+        if executor is None or len(batches) <= 1:
             results = [run(batch) for batch in batches]
         else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(batches))) as pool:
-                results = list(pool.map(run, batches))
+            results = list(executor.map(run, batches))
         return [outcome for outcomes in results for outcome in outcomes], journal
 
     def _recover_one(

@@ -111,7 +111,7 @@ class Runner:
             log.info("stopping: state flushed, exiting")
             return 0
         finally:
-            monitor.client.close()
+            monitor.close()
             if server is not None:
                 server.stop()
 
@@ -138,7 +138,7 @@ class Runner:
         except MonitorError as err:
             log.error("config reload failed, keeping the running configuration: %s", err)
             return monitor
-        monitor.client.close()
+        monitor.close()
         self.loaded = loaded
         health.check_interval = loaded.config.monitor.check_interval
         health.sweep_budget = loaded.config.monitor.timeout

@@ -1,0 +1,597 @@
+"""Schedule awareness (spec section 4): which workflow definitions need a look now, missed and stuck runs.
+
+A pure module: it takes the definitions, schedules and instances the DS client fetched, the tracker's
+own state (a JSON-able dict, the content of ``schedule_state.json``) and ``now``; it returns
+decisions and a new state. It never reads the clock, files or the network.
+
+The rules, exactly as implemented (the spec's words, with the readings chosen where they leave room):
+
+**Looks** (``ScheduleTracker.plan``), first match wins:
+
+1. Optimisation off, or ``max_unchecked`` of 0: every definition needs a look on every sweep.
+2. A recovery of the definition is in flight (the caller's ``busy_definitions``), or one of its
+   instances was active (``ACTIVE_STATES``) at its last look: look on every sweep until it ends
+   (an instance already reported stuck excepted: it falls back to the bound, as it may hang for days).
+3. No usable record of a previous look, or the last look is ``max_unchecked`` old or older: look.
+   This bound applies to every definition, scheduled or not, and nothing suspends it: it is what
+   makes the spec's promise hold that no failure stays undetected for more than ``max_unchecked``
+   plus one sweep interval.
+4. A definition with an online schedule: each fire time F (evaluated in the schedule's
+   ``timezoneId``, within its start/end time) opens an execution window [F, F + ``execution_window``)
+   in real elapsed time (DST changes do not stretch or shrink it). While any fire's window is open
+   and no successful instance of that fire (``instance.schedule_time == F``) has been seen, look on
+   every sweep. A fire whose run was seen succeeding asks for no more looks: its window is closed
+   for good (the intent stated in the task: "once the run of this fire succeeded, stop looking";
+   re-opening the window when the success grows older than the cooldown, as a literal reading of
+   the spec sentence would, only re-checks a run known to be done).
+   ``success_cooldown`` is the span during which the closing success is cited as the reason for
+   skipping ("succeeded at 02:10, cooldown until 02:40"); after it the definition is explicitly on
+   the ``max_unchecked`` bound alone. It never suspends the bound of rule 3: letting a fresh success
+   silence the bound would break the detection promise whenever the cooldown is longer than the
+   bound (the defaults are 30 and 15 minutes).
+5. Any doubt is a look (fail-open): a crontab the Quartz parser rejects, an empty or unknown
+   ``timezoneId``, a schedule that fires too often to enumerate, unreadable state.
+6. Otherwise skip, with the reason and when the next look will be due (next fire or the bound).
+
+A project is queried when any of its definitions needs a look, and that query covers all of them:
+``LookPlan.looks`` therefore lists every definition of a queried project (those without a reason
+of their own as "covered by the query of project N"), ``LookPlan.skipped`` only the definitions of
+projects left out, and ``calls_saved`` counts the projects left out.
+
+**Missed run** (``observe``): a fire F of an online schedule that has not ended, with
+F <= now - ``missed_run_grace``, no instance of the definition whose ``schedule_time`` is F, and F
+strictly after both the start of the instance window the caller queried and the moment the tracker
+first saw this schedule (crontab, zone, start, end) online. Each fire is judged once; a miss is
+reported once.
+
+**Stuck run** (``observe``): an instance in ``ACTIVE_STATES`` of a definition whose online schedule
+has not ended, that is still active ``execution_window`` after its start, or at or after the first
+fire of its schedule strictly after its start. Reported once per instance. Definitions without an
+online schedule (manual, API, sub-workflow, or a schedule taken offline or past its end) get
+neither: both notions are defined by the schedule.
+
+**State** (``schedule_state.json``)::
+
+    {"version": 1,
+     "definitions": {"<definition code>": {
+        "project_code": 1, "name": "etl_daily",
+        "last_checked": "<UTC ISO>",               # the last query of its project
+        "schedule_key": "...", "schedule_since": "<UTC ISO>",   # the online schedule and when first seen
+        "successes": {"<fire, UTC ISO>": "<success end, UTC ISO>"},
+        "active": {"<instance id>": {"state": "RUNNING_EXECUTION", "start_time": "<UTC ISO>"}},
+        "missed_scanned_until": "<UTC ISO>",       # fires up to here have been judged
+        "missed": {"<fire, UTC ISO>": "<reported at>"},
+        "stuck": {"<instance id>": "<reported at>"},
+        "next_look": "<UTC ISO>", "next_look_reason": "..."}}}   # for ``status``
+
+Entries older than ``state_retention`` (7 days past the instance window) are pruned, and so are
+definitions not checked for that long (deleted or no longer monitored).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+
+from ds_monitor import cron
+from ds_monitor.config import MonitorConfig
+from ds_monitor.ds.models import ACTIVE_STATES, SUCCESS_STATES, Definition, Instance, Schedule
+from ds_monitor.errors import ConfigError
+
+STATE_VERSION = 1
+
+# A schedule firing more often than this within one execution window (e.g. every second) is not
+# enumerated: it is looked at on every sweep, which is what its windows would ask for anyway.
+MAX_FIRES_PER_WINDOW = 1000
+# Upper bound of fires judged for missed runs in one observation of one schedule.
+MAX_FIRES_PER_SCAN = 10_000
+
+UTC = timezone.utc
+_RETENTION_PAST_WINDOW = timedelta(days=7)
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """The knobs of section 4, as durations."""
+
+    enabled: bool = True
+    execution_window: timedelta = timedelta(hours=4)
+    success_cooldown: timedelta = timedelta(minutes=30)
+    max_unchecked: timedelta = timedelta(minutes=15)
+    missed_run_grace: timedelta = timedelta(minutes=30)
+    state_retention: timedelta = timedelta(hours=24) + _RETENTION_PAST_WINDOW
+
+    @classmethod
+    def from_config(cls, monitor: MonitorConfig) -> TrackerSettings:
+        window_hours = max(monitor.time_window_hours, monitor.execution_window_hours)
+        return cls(
+            enabled=monitor.enable_schedule_optimization,
+            execution_window=timedelta(hours=monitor.execution_window_hours),
+            success_cooldown=timedelta(minutes=monitor.success_cooldown_minutes),
+            max_unchecked=timedelta(minutes=monitor.max_unchecked_minutes),
+            missed_run_grace=timedelta(minutes=monitor.missed_run_grace_minutes),
+            state_retention=timedelta(hours=window_hours) + _RETENTION_PAST_WINDOW,
+        )
+
+
+@dataclass(frozen=True)
+class LookPlan:
+    """What one sweep should query. ``looks``/``skipped`` map a definition code to the reason."""
+
+    looks: dict[int, str]
+    skipped: dict[int, str]
+    projects_to_query: frozenset[int]
+    calls_saved: int
+
+
+@dataclass(frozen=True)
+class MissedRun:
+    project_code: int
+    definition_code: int
+    definition_name: str
+    fire_time: datetime
+
+
+@dataclass(frozen=True)
+class StuckRun:
+    project_code: int
+    definition_code: int
+    definition_name: str
+    instance_id: int
+    instance_name: str
+    start_time: datetime
+    reason: str
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """One definition's verdict at ``now``; ``next_look`` is when it is next due (``now`` if due)."""
+
+    look: bool
+    reason: str
+    next_look: datetime | None
+
+
+class ScheduleTracker:
+    """Decides which definitions need a look and detects missed and stuck runs (see the module doc)."""
+
+    def __init__(self, settings: TrackerSettings):
+        self.settings = settings
+        # Parsed crontabs by text, parse errors included, so a bad crontab is parsed once.
+        self._expressions: dict[str, cron.CronExpression | ConfigError] = {}
+
+    # ------------------------------------------------------------------------------------------
+    # Looks
+    # ------------------------------------------------------------------------------------------
+
+    def plan(self, definitions: list[Definition], schedules: list[Schedule], state: dict, now: datetime,
+             *, busy_definitions: frozenset[int] = frozenset()) -> LookPlan:
+        """Which definitions need a look at ``now`` and which projects must therefore be queried."""
+        entries = _entries(state)
+        online = _online_by_definition(schedules)
+        own: dict[int, _Decision] = {
+            d.code: self._decide(d.code, online.get(d.code, []), entries.get(str(d.code)), now,
+                                 busy_definitions)
+            for d in definitions
+        }
+        projects_to_query = frozenset(d.project_code for d in definitions if own[d.code].look)
+        looks: dict[int, str] = {}
+        skipped: dict[int, str] = {}
+        for d in definitions:
+            decision = own[d.code]
+            if decision.look:
+                looks[d.code] = decision.reason
+            elif d.project_code in projects_to_query:
+                looks[d.code] = f"covered by the query of project {d.project_code}"
+            else:
+                skipped[d.code] = decision.reason
+        all_projects = {d.project_code for d in definitions}
+        return LookPlan(looks=looks, skipped=skipped, projects_to_query=projects_to_query,
+                        calls_saved=len(all_projects - projects_to_query))
+
+    def explain(self, definition: Definition, schedule: Schedule | None, state: dict, now: datetime) -> str:
+        """One line for ``status`` and troubleshooting: whether the definition needs a look now, and why."""
+        schedules = [schedule] if schedule is not None and schedule.online else []
+        decision = self._decide(definition.code, schedules, _entries(state).get(str(definition.code)), now,
+                                frozenset())
+        verdict = "look" if decision.look else "skip"
+        return f"{definition.name} ({definition.code}): {verdict}: {decision.reason}"
+
+    def _decide(self, code: int, schedules: list[Schedule], entry: dict | None, now: datetime,
+                busy: frozenset[int]) -> _Decision:
+        settings = self.settings
+        if not settings.enabled:
+            return _Decision(True, "schedule optimisation is off", now)
+        if settings.max_unchecked <= timedelta(0):
+            return _Decision(True, "max_unchecked_minutes is 0: every sweep", now)
+        if code in busy:
+            return _Decision(True, "a recovery is in flight", now)
+        if not isinstance(entry, dict):
+            return _Decision(True, "not checked yet", now)
+        # An instance already reported stuck no longer asks for every sweep: it may hang for days.
+        stuck = _read(entry, "stuck")
+        active = [key for key in _read(entry, "active") if key not in stuck]
+        if active:
+            first_id = min(active, key=lambda key: (len(key), key))  # numeric order of digit strings
+            return _Decision(True, f"instance {first_id} was active at the last look", now)
+        last_checked = _parse_time(entry.get("last_checked"))
+        if last_checked is None:
+            return _Decision(True, "no valid last_checked in state", now)
+        bound_due = last_checked + settings.max_unchecked
+        if now >= bound_due:
+            return _Decision(True, f"unchecked since {_show(last_checked, now)} "
+                                   f"(bound {_minutes(settings.max_unchecked)})", now)
+        if not schedules:
+            return _Decision(False, f"no online schedule; bound look at {_show(bound_due, now)}", bound_due)
+        reasons = []
+        next_look = bound_due
+        for schedule in schedules:
+            decision = self._decide_by_schedule(schedule, entry, now)
+            if decision.look:
+                return decision
+            reasons.append(decision.reason)
+            if decision.next_look is not None and decision.next_look < next_look:
+                next_look = decision.next_look
+        reasons.append(f"bound look at {_show(bound_due, now)}")
+        return _Decision(False, "; ".join(reasons), next_look)
+
+    def _decide_by_schedule(self, schedule: Schedule, entry: dict, now: datetime) -> _Decision:
+        """Rule 4 for one online schedule; a look whenever the schedule cannot be evaluated."""
+        settings = self.settings
+        expression = self._expression(schedule)
+        if isinstance(expression, ConfigError):
+            return _Decision(True, f"cannot evaluate schedule {schedule.id}: {expression}", now)
+        zone = schedule.timezone_id
+        upper = _utc(now) if schedule.end_time is None else min(_utc(now), _utc(schedule.end_time))
+        try:
+            fires = _fires(expression, _fire_lower_bound(schedule, _utc(now) - settings.execution_window),
+                           upper, zone, MAX_FIRES_PER_WINDOW)
+            next_fire = _next_fire_within(expression, schedule, now, zone)
+        except ConfigError as err:
+            return _Decision(True, f"cannot evaluate schedule {schedule.id}: {err}", now)
+        if fires is None:
+            return _Decision(True, f"schedule {schedule.id} fires more than {MAX_FIRES_PER_WINDOW} times "
+                                   "in one execution window", now)
+        successes = _read(entry, "successes")
+        for fire in fires:
+            if _key(fire) not in successes:
+                window_end = _utc(fire) + settings.execution_window
+                return _Decision(True, f"execution window of the {_show(fire)} fire "
+                                       f"(until {_show(window_end, fire)}), no success seen yet", now)
+        parts = []
+        if fires:
+            latest = fires[-1]
+            succeeded = _parse_time(successes[_key(latest)])
+            if succeeded is not None and now < succeeded + settings.success_cooldown:
+                parts.append(f"{_show(latest)} fire succeeded at {_show(succeeded, latest)}, cooldown until "
+                             f"{_show(succeeded + settings.success_cooldown, latest)}")
+            else:
+                parts.append(f"{_show(latest)} fire succeeded")
+        if next_fire is not None:
+            parts.append(f"next fire {_show(next_fire)}")
+        elif schedule.end_time is not None and schedule.end_time < now:
+            parts.append(f"schedule {schedule.id} ended {_show(schedule.end_time)}")
+        else:
+            parts.append(f"schedule {schedule.id} fires no more")
+        return _Decision(False, "; ".join(parts), next_fire)
+
+    # ------------------------------------------------------------------------------------------
+    # Observation: after a project's instance query
+    # ------------------------------------------------------------------------------------------
+
+    def observe(self, project_code: int, definitions: list[Definition], schedules: list[Schedule],
+                instances: list[Instance], window_start: datetime, state: dict,
+                now: datetime) -> tuple[list[MissedRun], list[StuckRun], dict]:
+        """Record a query of project ``project_code`` and return newly detected missed and stuck runs.
+
+        ``instances`` are the project's instances of every state whose start time lies in
+        ``[window_start, now]``. Every definition of the project counts as checked at ``now``.
+        The input ``state`` is not modified; the new state is returned.
+        """
+        new_state = {"version": STATE_VERSION, "definitions": dict(_entries(state))}
+        entries = new_state["definitions"]
+        online = _online_by_definition(schedules)
+        by_definition: dict[int, list[Instance]] = defaultdict(list)
+        for instance in instances:
+            by_definition[instance.definition_code].append(instance)
+        missed: list[MissedRun] = []
+        stuck: list[StuckRun] = []
+        for definition in definitions:
+            # Copy-on-write: entries of other projects are shared with the caller's state, untouched.
+            entry = entries.get(str(definition.code))
+            entry = entries[str(definition.code)] = copy.deepcopy(entry) if isinstance(entry, dict) else {}
+            own_schedules = [s for s in online.get(definition.code, []) if not _ended(s, now)]
+            mine = by_definition.get(definition.code, [])
+            entry["project_code"] = project_code
+            entry["name"] = definition.name
+            entry["last_checked"] = _iso(now)
+            _record_schedule(entry, own_schedules, now)
+            _record_runs(entry, mine, now)
+            for schedule in own_schedules:
+                missed.extend(self._find_missed(definition, project_code, schedule, entry, mine,
+                                                window_start, now))
+            if own_schedules:
+                stuck.extend(self._find_stuck(definition, project_code, own_schedules[0], entry, mine, now))
+            decision = self._decide(definition.code, online.get(definition.code, []), entry, now, frozenset())
+            entry["next_look"] = _iso(decision.next_look) if decision.next_look is not None else None
+            entry["next_look_reason"] = decision.reason
+            self._prune_entry(entry, now)
+        _drop_forgotten(entries, _utc(now) - self.settings.state_retention)
+        return missed, stuck, new_state
+
+    def _find_missed(self, definition: Definition, project_code: int, schedule: Schedule, entry: dict,
+                     instances: list[Instance], window_start: datetime, now: datetime) -> list[MissedRun]:
+        expression = self._expression(schedule)
+        if isinstance(expression, ConfigError):
+            return []
+        # Never judge a fire twice, never one from before the tracker knew this schedule, never one
+        # whose instance could have started before the queried window (it would not be listed).
+        lower = max(window_start,
+                    _parse_time(entry.get("schedule_since")) or now,
+                    _parse_time(entry.get("missed_scanned_until")) or window_start)
+        lower = _fire_lower_bound(schedule, lower)
+        upper = _utc(now) - self.settings.missed_run_grace
+        if schedule.end_time is not None:
+            upper = min(upper, _utc(schedule.end_time))
+        if upper <= lower:
+            return []
+        try:
+            fires = _fires(expression, lower, upper, schedule.timezone_id, MAX_FIRES_PER_SCAN)
+        except ConfigError:
+            return []
+        entry["missed_scanned_until"] = _iso(upper)
+        if fires is None:
+            return []
+        seen_fires = {_key(i.schedule_time) for i in instances if i.schedule_time is not None}
+        reported = _table(entry, "missed")
+        found = []
+        for fire in fires:
+            key = _key(fire)
+            if key in seen_fires or key in reported:
+                continue
+            reported[key] = _iso(now)
+            found.append(MissedRun(project_code=project_code, definition_code=definition.code,
+                                   definition_name=definition.name, fire_time=fire))
+        return found
+
+    def _find_stuck(self, definition: Definition, project_code: int, schedule: Schedule, entry: dict,
+                    instances: list[Instance], now: datetime) -> list[StuckRun]:
+        expression = self._expression(schedule)
+        reported = _table(entry, "stuck")
+        found = []
+        for instance in instances:
+            if instance.state not in ACTIVE_STATES or instance.start_time is None:
+                continue
+            if str(instance.id) in reported:
+                continue
+            reason = self._stuck_reason(instance, instance.start_time, schedule, expression, now)
+            if reason is None:
+                continue
+            reported[str(instance.id)] = _iso(now)
+            found.append(StuckRun(project_code=project_code, definition_code=definition.code,
+                                  definition_name=definition.name, instance_id=instance.id,
+                                  instance_name=instance.name, start_time=instance.start_time,
+                                  reason=reason, state=instance.state))
+        return found
+
+    def _stuck_reason(self, instance: Instance, started: datetime, schedule: Schedule,
+                      expression: cron.CronExpression | ConfigError, now: datetime) -> str | None:
+        window = self.settings.execution_window
+        if now >= _utc(started) + window:
+            return f"still {instance.state} {_minutes(window)} after its start at {_show(started)}"
+        if isinstance(expression, ConfigError):
+            return None
+        try:
+            next_fire = _next_fire_within(expression, schedule, started, schedule.timezone_id)
+        except ConfigError:
+            return None
+        if next_fire is not None and next_fire <= now:
+            return f"still {instance.state} when the next fire {_show(next_fire)} arrived"
+        return None
+
+    # ------------------------------------------------------------------------------------------
+    # Helpers that need the settings or the expression cache
+    # ------------------------------------------------------------------------------------------
+
+    def _expression(self, schedule: Schedule) -> cron.CronExpression | ConfigError:
+        """The parsed crontab, or the error that says why it cannot be used (an empty zone included)."""
+        if not schedule.timezone_id:
+            # DS would use the master JVM's zone, which the monitor cannot know.
+            return ConfigError(f"schedule {schedule.id} has no timezoneId")
+        if schedule.crontab not in self._expressions:
+            try:
+                self._expressions[schedule.crontab] = cron.parse(schedule.crontab)
+            except ConfigError as err:
+                self._expressions[schedule.crontab] = err
+        return self._expressions[schedule.crontab]
+
+    def _prune_entry(self, entry: dict, now: datetime) -> None:
+        """Forget fires and reports older than the retention; a stuck report lives while its instance runs."""
+        horizon = _utc(now) - self.settings.state_retention
+        for name in ("successes", "missed"):
+            fires = _table(entry, name)
+            for key in [k for k in fires if (_parse_time(k) or horizon) <= horizon]:
+                del fires[key]
+        active = _read(entry, "active")
+        stuck = _table(entry, "stuck")
+        for key, reported_at in list(stuck.items()):
+            if key not in active and (_parse_time(reported_at) or horizon) <= horizon:
+                del stuck[key]
+
+
+def schedule_status(state: dict, now: datetime) -> list[dict]:
+    """Rows for ``status``: per definition, the last look, the next look and what was reported."""
+    rows = []
+    for code, entry in _entries(state).items():
+        if not isinstance(entry, dict):
+            continue
+        next_look = _parse_time(entry.get("next_look"))
+        last_checked = _parse_time(entry.get("last_checked"))
+        rows.append({
+            "definition_code": int(code) if code.isdigit() else code,
+            "project_code": entry.get("project_code"),
+            "name": entry.get("name", ""),
+            "last_checked": _show(last_checked, now) if last_checked else None,
+            "next_look": "due" if next_look is None or next_look <= now else _show(next_look, now),
+            "reason": entry.get("next_look_reason", ""),
+            "missed_reported": len(_read(entry, "missed")),
+            "stuck_reported": len(_read(entry, "stuck")),
+        })
+    rows.sort(key=lambda row: (str(row["project_code"]), str(row["definition_code"])))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Module helpers (pure)
+# ----------------------------------------------------------------------------------------------
+
+def _online_by_definition(schedules: Iterable[Schedule]) -> dict[int, list[Schedule]]:
+    grouped: dict[int, list[Schedule]] = defaultdict(list)
+    for schedule in schedules:
+        if schedule.online:
+            grouped[schedule.definition_code].append(schedule)
+    return grouped
+
+
+def _ended(schedule: Schedule, now: datetime) -> bool:
+    return schedule.end_time is not None and schedule.end_time < now
+
+
+def _fires(expression: cron.CronExpression, lower: datetime, upper: datetime, zone: str,
+           limit: int) -> list[datetime] | None:
+    """Fire times in (lower, upper], or None when there are more than ``limit``."""
+    if upper <= lower:
+        return []
+    fires = list(islice(expression.fires_between(lower, upper, zone), limit + 1))
+    return None if len(fires) > limit else fires
+
+
+def _fire_lower_bound(schedule: Schedule, lower: datetime) -> datetime:
+    """``lower`` for ``fires_between`` (exclusive), moved so a fire exactly at the start time counts."""
+    if schedule.start_time is not None:
+        before_start = _utc(schedule.start_time) - _JUST_BEFORE
+        if before_start > lower:
+            return before_start
+    return lower
+
+
+def _next_fire_within(expression: cron.CronExpression, schedule: Schedule, after: datetime,
+                      zone: str) -> datetime | None:
+    """The first fire strictly after ``after`` and not before the start time, or None past the end time."""
+    if schedule.start_time is not None and schedule.start_time > after:
+        after = _utc(schedule.start_time) - _JUST_BEFORE
+    fire = expression.next_fire(after, zone)
+    if fire is None or (schedule.end_time is not None and _utc(fire) > _utc(schedule.end_time)):
+        return None
+    return fire
+
+
+def _record_schedule(entry: dict, schedules: list[Schedule], now: datetime) -> None:
+    """Remember which online schedule is in force and since when the tracker has known it."""
+    if not schedules:
+        entry.pop("schedule_key", None)
+        entry.pop("schedule_since", None)
+        entry.pop("missed_scanned_until", None)
+        return
+    key = " | ".join(sorted(
+        f"{s.crontab} {s.timezone_id} {_iso(s.start_time) if s.start_time else '-'} "
+        f"{_iso(s.end_time) if s.end_time else '-'}" for s in schedules))
+    if entry.get("schedule_key") != key or _parse_time(entry.get("schedule_since")) is None:
+        # A new or changed schedule: DS does not replay the fires before it, so neither do we.
+        entry["schedule_key"] = key
+        entry["schedule_since"] = _iso(now)
+        entry.pop("missed_scanned_until", None)
+
+
+def _record_runs(entry: dict, instances: list[Instance], now: datetime) -> None:
+    """Successes per fire (kept) and the instances active right now (replaced: this look saw them all)."""
+    successes = _table(entry, "successes")
+    active: dict[str, dict] = {}
+    for instance in instances:
+        if instance.state in SUCCESS_STATES and instance.schedule_time is not None:
+            successes.setdefault(_key(instance.schedule_time), _iso(instance.end_time or now))
+        elif instance.state in ACTIVE_STATES:
+            active[str(instance.id)] = {
+                "state": instance.state,
+                "start_time": _iso(instance.start_time) if instance.start_time else None,
+            }
+    entry["active"] = active
+
+
+def _entries(state: object) -> dict:
+    """The per-definition entries of a state; none for a malformed state or one of another version
+    (it starts afresh: every definition is looked at and no schedule is judged before it is seen again)."""
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        return {}
+    entries = state.get("definitions")
+    return entries if isinstance(entries, dict) else {}
+
+
+def _drop_forgotten(entries: dict, horizon: datetime) -> None:
+    """Remove definitions not checked since ``horizon`` (deleted, or no longer monitored)."""
+    for code in list(entries):
+        entry = entries[code]
+        last_checked = _parse_time(entry.get("last_checked")) if isinstance(entry, dict) else None
+        if last_checked is None or last_checked < horizon:
+            del entries[code]
+
+
+def _read(entry: dict, name: str) -> dict:
+    """``entry[name]`` if it is a dict, else an empty one (for reading only)."""
+    value = entry.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _table(entry: dict, name: str) -> dict:
+    """``entry[name]`` as a dict to write to, replacing anything malformed."""
+    value = entry.get(name)
+    if not isinstance(value, dict):
+        value = entry[name] = {}
+    return value
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC: adding a timedelta to a zoned datetime is wall-clock arithmetic, which a DST
+    change would stretch or shrink; in UTC it is elapsed time."""
+    return moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return _utc(moment).isoformat()
+
+
+def _key(fire: datetime) -> str:
+    """A fire time as a state key: UTC, whole seconds (DS schedule times carry no fraction)."""
+    return _iso(fire.replace(microsecond=0))
+
+
+def _parse_time(text: object) -> datetime | None:
+    """An aware datetime from state, or None for anything missing, malformed or naive."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _show(moment: datetime, like: datetime | None = None) -> str:
+    """``moment`` to the minute (seconds when present), in the zone of ``like`` (default its own)."""
+    if like is not None and like.tzinfo is not None:
+        moment = moment.astimezone(like.tzinfo)
+    timespec = "minutes" if moment.second == 0 and moment.microsecond == 0 else "seconds"
+    return moment.isoformat(timespec=timespec)
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
