@@ -28,7 +28,7 @@ from ds_monitor.metrics import ApiMetrics
 from ds_monitor.monitor import Monitor, SweepReport
 from ds_monitor.notify import NotificationManager
 from ds_monitor.notify.builder import Digest, render_dingtalk, render_email, render_wecom
-from ds_monitor.simulator import DSSimulator
+from ds_monitor.simulator import DSSimulator, RecordedCall
 from ds_monitor.state import StateStore
 
 DEMO_TOKEN = "demo-token"
@@ -43,6 +43,14 @@ class DemoClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: its sweep reports and every call the simulator received."""
+
+    reports: list[SweepReport]
+    calls: list[RecordedCall]
 
 
 @dataclass
@@ -83,8 +91,11 @@ def seed_demo_estate(sim: DSSimulator, now: datetime) -> DemoEstate:
         sim.add_instance(weekly, state=FAILURE, start_time=start, end_time=start + timedelta(minutes=2),
                          command_type="START_PROCESS")
     dashboard = sim.add_definition(bi, "dashboard_refresh")
-    # Hung for six hours: a stuck run.
-    sim.add_instance(dashboard, state=RUNNING_EXECUTION, start_time=now - 6 * hour, command_type="START_PROCESS")
+    # Its scheduled run has hung for six hours, beyond the execution window: a stuck run.
+    hung_fire = (now - 6 * hour).replace(second=0, microsecond=0)
+    sim.add_schedule(dashboard, f"0 {hung_fire.minute} {hung_fire.hour} * * ? *", timezone_id="UTC")
+    sim.add_instance(dashboard, state=RUNNING_EXECUTION, start_time=hung_fire + timedelta(seconds=3),
+                     schedule_time=hung_fire)
 
     ml = sim.add_project("ml-pipelines")
     features = sim.add_definition(ml, "feature_build")
@@ -166,8 +177,8 @@ def demo_config(api_url: str, state_dir: str, version: str) -> Config:
     )
 
 
-def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None) -> list[SweepReport]:
-    """Run the scripted demo and print what happened; returns the sweep reports (for tests)."""
+def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None) -> DemoResult:
+    """Run the scripted demo and print what happened."""
     clock = DemoClock((start or datetime.now(timezone.utc)).replace(microsecond=0))
     reports = []
     with tempfile.TemporaryDirectory(prefix="ds-monitor-demo-") as state_dir, \
@@ -193,9 +204,10 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
                 clock.now += SWEEP_EVERY
         finally:
             monitor.close()
+        calls = sim.calls
     out.write("\nDone. Point the monitor at your own DS: cp .env.example .env, set DS_API_URL and DS_TOKEN, "
               "then python main.py check --dry-run\n")
-    return reports
+    return DemoResult(reports, calls)
 
 
 def _play_ds(sim: DSSimulator, report: SweepReport, estate: DemoEstate) -> None:
