@@ -92,7 +92,31 @@ def config_check() -> None:
         click.echo(f"  {key:<{width}}  {value}  [{source}]")
     if not loaded.config.dolphinscheduler.token:
         click.echo("note: dolphinscheduler.token is empty; `run` and `check` need it (DS_TOKEN)")
+    else:
+        _check_selection_against_ds(loaded)
     click.echo("configuration OK")
+
+
+def _check_selection_against_ds(loaded: LoadedConfig) -> None:
+    """Report configured project/workflow names that match nothing in DS; DS trouble is only a note."""
+    from ds_monitor.ds.client import DSClient
+    from ds_monitor.errors import DSError
+    from ds_monitor.monitor import select_definitions, select_projects
+
+    cfg = loaded.config
+    try:
+        with DSClient(cfg.dolphinscheduler, max_retries=0) as client:
+            matched, warnings = select_projects(client.list_projects(), cfg.projects)
+            for project, selection in matched:
+                if not selection.monitor_all:
+                    warnings.extend(select_definitions(project, client.list_definitions(project.code), selection)[1])
+            click.echo(f"DS {client.version} at {cfg.dolphinscheduler.api_url}: zone {client.timezone}, "
+                       f"{len(matched)} project(s) selected")
+    except DSError as err:
+        click.echo(f"note: names not checked against DS: {err}")
+        return
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
 
 
 @cli.command("cron")
