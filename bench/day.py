@@ -40,31 +40,57 @@ class DayResult:
         return max(self.detection_delays, default=timedelta(0))
 
 
-def run_day(*, optimise: bool, seed: int = 7, definitions: int = 200, projects: int = 10,
-            interval: timedelta = timedelta(minutes=5), hours: int = 24, failure_rate: float = 0.05,
-            manual_runs: int = 40, max_unchecked_minutes: float = 15) -> DayResult:
+def run_day(
+    *,
+    optimise: bool,
+    seed: int = 7,
+    definitions: int = 200,
+    projects: int = 10,
+    interval: timedelta = timedelta(minutes=5),
+    hours: int = 24,
+    failure_rate: float = 0.05,
+    manual_runs: int = 40,
+    max_unchecked_minutes: float = 15,
+) -> DayResult:
     rng = random.Random(seed)
     clock = _Clock(DAY_START)
     result = DayResult()
-    with tempfile.TemporaryDirectory() as state_dir, DSSimulator(version="3.2", token=TOKEN, clock=clock) as sim:
+    with (
+        tempfile.TemporaryDirectory() as state_dir,
+        DSSimulator(version="3.2", token=TOKEN, clock=clock) as sim,
+    ):
         codes = _estate(sim, rng, definitions, projects)
-        scheduler = SimulatedScheduler(sim, DAY_START, outcome=lambda code, fire: (
-            "FAILURE" if rng.random() < failure_rate else "SUCCESS"))
-        manual = sorted((DAY_START + timedelta(seconds=rng.randrange(hours * 3600)), rng.choice(codes),
-                         "FAILURE" if rng.random() < 0.3 else "SUCCESS") for _ in range(manual_runs))
+        scheduler = SimulatedScheduler(
+            sim, DAY_START, outcome=lambda code, fire: "FAILURE" if rng.random() < failure_rate else "SUCCESS"
+        )
+        manual = sorted(
+            (
+                DAY_START + timedelta(seconds=rng.randrange(hours * 3600)),
+                rng.choice(codes),
+                "FAILURE" if rng.random() < 0.3 else "SUCCESS",
+            )
+            for _ in range(manual_runs)
+        )
         config = Config(
             dolphinscheduler=DolphinSchedulerConfig(api_url=sim.url, token=TOKEN),
-            monitor=MonitorConfig(check_interval=int(interval.total_seconds()),
-                                  enable_schedule_optimization=optimise,
-                                  max_unchecked_minutes=max_unchecked_minutes,
-                                  max_failures_for_recovery=1000),
+            monitor=MonitorConfig(
+                check_interval=int(interval.total_seconds()),
+                enable_schedule_optimization=optimise,
+                max_unchecked_minutes=max_unchecked_minutes,
+                max_failures_for_recovery=1000,
+            ),
             retry=RetryConfig(auto_recovery=False),
             state_dir=state_dir,
         )
         metrics = ApiMetrics()
         client = DSClient(config.dolphinscheduler, metrics=metrics)
-        monitor = Monitor(config, client, StateStore(state_dir),
-                          NotificationManager(config.notification, senders=[]), api_metrics=metrics)
+        monitor = Monitor(
+            config,
+            client,
+            StateStore(state_dir),
+            NotificationManager(config.notification, senders=[]),
+            api_metrics=metrics,
+        )
         first_seen: dict[int, datetime] = {}
         end = DAY_START + timedelta(hours=hours)
         while clock.now < end:

@@ -24,7 +24,9 @@ from bench.day import run_day  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--interval", type=int, default=300, help="seconds between sweeps")
     parser.add_argument("--max-unchecked", type=float, default=15, help="monitor.max_unchecked_minutes")
     parser.add_argument("--hours", type=int, default=24)
@@ -33,16 +35,21 @@ def main() -> None:
     results = {}
     for optimise in (False, True):
         began = time.perf_counter()
-        results[optimise] = run_day(optimise=optimise, interval=interval, hours=args.hours,
-                                    max_unchecked_minutes=args.max_unchecked)
+        results[optimise] = run_day(
+            optimise=optimise, interval=interval, hours=args.hours, max_unchecked_minutes=args.max_unchecked
+        )
         r = results[optimise]
-        print(f"optimisation {'on ' if optimise else 'off'}: {r.sweeps} sweeps, {r.ds_calls} DS calls, "
-              f"{r.failures} failures, undetected {len(r.undetected)}, worst detection delay "
-              f"{r.worst_delay.total_seconds() / 60:.1f} min ({time.perf_counter() - began:.0f} s)")
+        print(
+            f"optimisation {'on ' if optimise else 'off'}: {r.sweeps} sweeps, {r.ds_calls} DS calls, "
+            f"{r.failures} failures, undetected {len(r.undetected)}, worst detection delay "
+            f"{r.worst_delay.total_seconds() / 60:.1f} min ({time.perf_counter() - began:.0f} s)"
+        )
     off, on = results[False].ds_calls, results[True].ds_calls
     bound = args.max_unchecked + interval.total_seconds() / 60
-    print(f"DS calls on/off = {on}/{off} = {on / off:.2f}: {100 * (1 - on / off):.0f}% fewer; "
-          f"detection bound {bound:g} min, worst {results[True].worst_delay.total_seconds() / 60:.1f} min")
+    print(
+        f"DS calls on/off = {on}/{off} = {on / off:.2f}: {100 * (1 - on / off):.0f}% fewer; "
+        f"detection bound {bound:g} min, worst {results[True].worst_delay.total_seconds() / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

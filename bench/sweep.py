@@ -48,8 +48,13 @@ def serve(conn, projects: int, definitions: int, instances: int, failed: int, la
             fail = failed_left > 0 and i < failed // projects
             if fail:
                 failed_left -= 1
-            sim.add_instance(codes[i % definitions], state="FAILURE" if fail else "SUCCESS", start_time=start,
-                             end_time=start + timedelta(minutes=3), command_type="START_PROCESS")
+            sim.add_instance(
+                codes[i % definitions],
+                state="FAILURE" if fail else "SUCCESS",
+                start_time=start,
+                end_time=start + timedelta(minutes=3),
+                command_type="START_PROCESS",
+            )
     sim.latency = latency
     sim.start()
     conn.send(sim.url)
@@ -69,7 +74,9 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--definitions", type=int, default=200)
     parser.add_argument("--instances", type=int, default=5000)
@@ -79,8 +86,11 @@ def main() -> None:
     args = parser.parse_args()
 
     parent, child = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=serve, args=(child, args.projects, args.definitions, args.instances,
-                                                          args.failed, args.latency_ms / 1000), daemon=True)
+    server = multiprocessing.Process(
+        target=serve,
+        args=(child, args.projects, args.definitions, args.instances, args.failed, args.latency_ms / 1000),
+        daemon=True,
+    )
     server.start()
     url = parent.recv()
 
@@ -97,19 +107,28 @@ def main() -> None:
         )
         metrics = ApiMetrics()
         client = DSClient(config.dolphinscheduler, metrics=metrics)
-        monitor = Monitor(config, client, StateStore(state_dir), NotificationManager(config.notification, senders=[]),
-                          api_metrics=metrics)
+        monitor = Monitor(
+            config,
+            client,
+            StateStore(state_dir),
+            NotificationManager(config.notification, senders=[]),
+            api_metrics=metrics,
+        )
         ds_calls()
-        print(f"estate: {args.projects} projects x {args.definitions} definitions, {args.instances} instances in "
-              f"the window, {args.failed} failed; {args.latency_ms:g} ms latency per DS call")
+        print(
+            f"estate: {args.projects} projects x {args.definitions} definitions, {args.instances} instances in "
+            f"the window, {args.failed} failed; {args.latency_ms:g} ms latency per DS call"
+        )
         for label, offset in (("cold cache", 0), ("warm cache", 1), ("warm cache", 2)):
             cpu, wall = time.process_time(), time.perf_counter()
             report = monitor.sweep(NOW + timedelta(minutes=offset))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             actions = sum(1 for r in report.recoveries if r["result"] == "triggered")
-            print(f"{label:10}  DS calls {ds_calls():5d}  (recoveries triggered {actions:3d}, cache hits "
-                  f"{report.api['cache_hits']:4d})  wall {wall:5.2f} s  CPU {cpu:5.2f} s  "
-                  f"failed seen {len(report.failed_instances)}  ok {report.ok}")
+            print(
+                f"{label:10}  DS calls {ds_calls():5d}  (recoveries triggered {actions:3d}, cache hits "
+                f"{report.api['cache_hits']:4d})  wall {wall:5.2f} s  CPU {cpu:5.2f} s  "
+                f"failed seen {len(report.failed_instances)}  ok {report.ok}"
+            )
         pages = -(-args.instances // args.projects // 100) * args.projects
         print(f"target warm calls <= projects + actions + pages = {args.projects} + actions + {pages}")
         print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB")
@@ -118,9 +137,11 @@ def main() -> None:
         begin = time.perf_counter()
         for n in range(args.sweeps):
             monitor.sweep(NOW + timedelta(minutes=3 + n))
-        print(f"RSS over {args.sweeps} more sweeps: {start_rss:.1f} MB -> {rss_mb():.1f} MB "
-              f"(growth {rss_mb() - start_rss:+.1f} MB), {(time.perf_counter() - begin) / max(args.sweeps, 1):.2f} s "
-              "per sweep")
+        print(
+            f"RSS over {args.sweeps} more sweeps: {start_rss:.1f} MB -> {rss_mb():.1f} MB "
+            f"(growth {rss_mb() - start_rss:+.1f} MB), {(time.perf_counter() - begin) / max(args.sweeps, 1):.2f} s "
+            "per sweep"
+        )
         monitor.close()
     parent.send("stop")
     server.join(timeout=10)

@@ -34,10 +34,20 @@ class Options:
 def common_options(func):
     """Add -c/--config and --log-level to a command, so they work before or after the command name."""
 
-    @click.option("-c", "--config", "config_path", default=None, metavar="PATH",
-                  help="Config file (default config/config.yaml; a missing default file is fine).")
-    @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
-                  help="Log level (overrides logging.level / DS_LOG_LEVEL).")
+    @click.option(
+        "-c",
+        "--config",
+        "config_path",
+        default=None,
+        metavar="PATH",
+        help="Config file (default config/config.yaml; a missing default file is fine).",
+    )
+    @click.option(
+        "--log-level",
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        default=None,
+        help="Log level (overrides logging.level / DS_LOG_LEVEL).",
+    )
     @functools.wraps(func)
     def wrapper(*args, config_path, log_level, **kwargs):
         opts = click.get_current_context().find_object(Options)
@@ -109,9 +119,13 @@ def _check_selection_against_ds(loaded: LoadedConfig) -> None:
             matched, warnings = select_projects(client.list_projects(), cfg.projects)
             for project, selection in matched:
                 if not selection.monitor_all:
-                    warnings.extend(select_definitions(project, client.list_definitions(project.code), selection)[1])
-            click.echo(f"DS {client.version} at {cfg.dolphinscheduler.api_url}: zone {client.timezone}, "
-                       f"{len(matched)} project(s) selected")
+                    warnings.extend(
+                        select_definitions(project, client.list_definitions(project.code), selection)[1]
+                    )
+            click.echo(
+                f"DS {client.version} at {cfg.dolphinscheduler.api_url}: zone {client.timezone}, "
+                f"{len(matched)} project(s) selected"
+            )
     except DSError as err:
         click.echo(f"note: names not checked against DS: {err}")
         return
@@ -122,10 +136,21 @@ def _check_selection_against_ds(loaded: LoadedConfig) -> None:
 @cli.command("cron")
 @click.argument("expression")
 @click.option("--tz", "zone", default="UTC", show_default=True, help="IANA time zone of the schedule.")
-@click.option("--from", "start", default=None, metavar="ISO",
-              help="Start instant, ISO-8601 (default now); without an offset it is read in --tz.")
-@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 1000),
-              help="How many fire times to print.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="ISO",
+    help="Start instant, ISO-8601 (default now); without an offset it is read in --tz.",
+)
+@click.option(
+    "-n",
+    "count",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many fire times to print.",
+)
 @common_options
 def cron_command(expression: str, zone: str, start: str | None, count: int) -> None:
     """Print the next N fire times of a DolphinScheduler (Quartz) cron EXPRESSION.
@@ -141,7 +166,9 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
         try:
             begin = datetime.fromisoformat(start)
         except ValueError:
-            raise ConfigError(f"--from: {start!r} is not an ISO-8601 date-time such as 2026-01-31T02:00") from None
+            raise ConfigError(
+                f"--from: {start!r} is not an ISO-8601 date-time such as 2026-01-31T02:00"
+            ) from None
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=tz)
     for fire in next_fire_times(expression, zone, begin, count):
@@ -159,12 +186,21 @@ def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None
     cfg = loaded.config
     api_metrics = ApiMetrics(observer=telemetry.ds_call if telemetry is not None else None)
     client = DSClient(cfg.dolphinscheduler, metrics=api_metrics)
-    return Monitor(cfg, client, StateStore(cfg.state_dir), NotificationManager(cfg.notification),
-                   api_metrics=api_metrics, telemetry=telemetry, dry_run=dry_run)
+    return Monitor(
+        cfg,
+        client,
+        StateStore(cfg.state_dir),
+        NotificationManager(cfg.notification),
+        api_metrics=api_metrics,
+        telemetry=telemetry,
+        dry_run=dry_run,
+    )
 
 
 @cli.command("check")
-@click.option("--dry-run", is_flag=True, help="Detect and report, but never call a DS action or send a notification.")
+@click.option(
+    "--dry-run", is_flag=True, help="Detect and report, but never call a DS action or send a notification."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep report as one JSON object on stdout.")
 @common_options
 def check_command(dry_run: bool, as_json: bool) -> None:
@@ -188,8 +224,12 @@ def check_command(dry_run: bool, as_json: bool) -> None:
 
 @cli.command("run")
 @click.option("--once", is_flag=True, help="One sweep, then exit.")
-@click.option("--http-port", type=click.IntRange(0, 65535), default=None,
-              help="Serve /healthz /readyz /metrics /status on this port (0 = off; default monitor.http_port).")
+@click.option(
+    "--http-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /healthz /readyz /metrics /status on this port (0 = off; default monitor.http_port).",
+)
 @common_options
 def run_command(once: bool, http_port: int | None) -> None:
     """Sweep every monitor.check_interval seconds until SIGTERM/SIGINT (SIGHUP reloads the config).
@@ -200,9 +240,14 @@ def run_command(once: bool, http_port: int | None) -> None:
 
     opts = click.get_current_context().find_object(Options)
     loaded = load(need_token=True)
-    runner = Runner(loaded, reload=lambda: load(need_token=True), build=build_monitor,
-                    http_port=http_port, once=once or not loaded.config.monitor.continuous_mode,
-                    log_level=opts.log_level)
+    runner = Runner(
+        loaded,
+        reload=lambda: load(need_token=True),
+        build=build_monitor,
+        http_port=http_port,
+        once=once or not loaded.config.monitor.continuous_mode,
+        log_level=opts.log_level,
+    )
     sys.exit(runner.run())
 
 
@@ -250,10 +295,19 @@ def notify_test() -> None:
 
 
 @cli.command("demo")
-@click.option("--serve-only", is_flag=True, help="Only serve the simulator with the demo estate until interrupted.")
-@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port for --serve-only (0 = any free port).")
-@click.option("--ds-version", default="3.2", type=click.Choice(["3.0", "3.1", "3.2", "3.3"]), show_default=True,
-              help="DS version the simulator speaks.")
+@click.option(
+    "--serve-only", is_flag=True, help="Only serve the simulator with the demo estate until interrupted."
+)
+@click.option(
+    "--port", default=0, type=click.IntRange(0, 65535), help="Port for --serve-only (0 = any free port)."
+)
+@click.option(
+    "--ds-version",
+    default="3.2",
+    type=click.Choice(["3.0", "3.1", "3.2", "3.3"]),
+    show_default=True,
+    help="DS version the simulator speaks.",
+)
 @click.option("--sweeps", default=4, type=click.IntRange(1, 50), show_default=True, help="Sweeps to run.")
 @common_options
 def demo_command(serve_only: bool, port: int, ds_version: str, sweeps: int) -> None:
@@ -289,10 +343,14 @@ def render_report(report) -> str:
     for row in report.failed_instances:
         lines.append(f"    - #{row['instance_id']} {row['name']} {row['state']} started {row['start_time']}")
     for row in report.threshold_exceeded:
-        lines.append(f"  systemic (over threshold, not recovered): definition {row['definition_code']} "
-                     f"with {row['failures']} failures")
+        lines.append(
+            f"  systemic (over threshold, not recovered): definition {row['definition_code']} "
+            f"with {row['failures']} failures"
+        )
     for row in report.recoveries:
-        lines.append(f"  recovery #{row['instance_id']} attempt {row['attempt']}: {row['result']} {row['detail']}".rstrip())
+        lines.append(
+            f"  recovery #{row['instance_id']} attempt {row['attempt']}: {row['result']} {row['detail']}".rstrip()
+        )
     for row in report.missed_runs:
         lines.append(f"  missed run: definition {row['definition_code']} fire {row['fire_time']}")
     for row in report.stuck_runs:
@@ -300,9 +358,11 @@ def render_report(report) -> str:
     for row in report.notifications:
         lines.append(f"  notification {row['channel']} {row['event']}: {row['result']}")
     api = report.api
-    lines.append(f"  DS calls: {api.get('calls', 0)} (errors {api.get('errors', 0)}, cache hits "
-                 f"{api.get('cache_hits', 0)}, saved by schedule {api.get('saved_by_schedule', 0)}, "
-                 f"p50 {api.get('latency_ms_p50', 0)} ms, p95 {api.get('latency_ms_p95', 0)} ms)")
+    lines.append(
+        f"  DS calls: {api.get('calls', 0)} (errors {api.get('errors', 0)}, cache hits "
+        f"{api.get('cache_hits', 0)}, saved by schedule {api.get('saved_by_schedule', 0)}, "
+        f"p50 {api.get('latency_ms_p50', 0)} ms, p95 {api.get('latency_ms_p95', 0)} ms)"
+    )
     for warning in report.warnings:
         lines.append(f"  warning: {warning}")
     if report.error:

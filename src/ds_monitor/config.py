@@ -337,7 +337,6 @@ def _leaf_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
-
 _LEAF_KEYS = frozenset(_leaf_keys(Config))
 
 
@@ -392,8 +391,15 @@ def _env_values(env: Mapping[str, str], sources: dict[str, str]) -> dict[str, ob
 
 
 def _type_name(value: object) -> str:
-    return {type(None): "nothing", bool: "a boolean", int: "a number", float: "a number", str: "text",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {
+        type(None): "nothing",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
 
 
 def _convert(key: str, value: object, *, origin: str) -> object:
@@ -445,11 +451,15 @@ def _parse_projects(raw: object, path: str) -> tuple[ProjectSelection, ...]:
         selections = []
         for item in raw:
             if not isinstance(item, (str, int)) or isinstance(item, bool):
-                raise ConfigError(f"{path}: projects: list items must be project names or codes, got {item!r}")
+                raise ConfigError(
+                    f"{path}: projects: list items must be project names or codes, got {item!r}"
+                )
             selections.append(ProjectSelection(name=str(item)))
         return tuple(selections)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: projects must be a mapping of project names or a list, got {_type_name(raw)}")
+        raise ConfigError(
+            f"{path}: projects must be a mapping of project names or a list, got {_type_name(raw)}"
+        )
     selections = []
     for name, body in raw.items():
         where = f"{path}: projects.{name}"
@@ -492,12 +502,20 @@ def _get_dotted(config: object, key: str) -> object:
 
 # key -> (check, what the value must be)
 _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "dolphinscheduler.api_url": (lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
-                                 "an http(s) URL such as http://ds-host:12345/dolphinscheduler"),
+    "dolphinscheduler.api_url": (
+        lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
+        "an http(s) URL such as http://ds-host:12345/dolphinscheduler",
+    ),
     "dolphinscheduler.api_version": (lambda v: v in API_VERSIONS, "one of " + ", ".join(API_VERSIONS)),
     "dolphinscheduler.timeout_seconds": (lambda v: v > 0, "greater than 0"),
-    "dolphinscheduler.server_timezone": (lambda v: v == "auto" or _is_zone(v), "auto or an IANA zone such as Asia/Shanghai"),
-    "dolphinscheduler.ui_url": (lambda v: not v or urlsplit(v).scheme in ("http", "https"), "empty or an http(s) URL"),
+    "dolphinscheduler.server_timezone": (
+        lambda v: v == "auto" or _is_zone(v),
+        "auto or an IANA zone such as Asia/Shanghai",
+    ),
+    "dolphinscheduler.ui_url": (
+        lambda v: not v or urlsplit(v).scheme in ("http", "https"),
+        "empty or an http(s) URL",
+    ),
     "monitor.check_interval": (lambda v: v >= 1, "at least 1 (seconds)"),
     "monitor.timeout": (lambda v: v >= 1, "at least 1 (seconds)"),
     "monitor.time_window_hours": (lambda v: v > 0, "greater than 0"),

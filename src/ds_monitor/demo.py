@@ -69,39 +69,67 @@ def seed_demo_estate(sim: DSSimulator, now: datetime) -> DemoEstate:
     data = sim.add_project("data-platform")
     etl = sim.add_definition(data, "daily_etl_job")
     # Fired 40 minutes ago in Shanghai time; its run failed: the monitor recovers it.
-    sim.add_schedule(etl, f"0 {shanghai_fire.minute} {shanghai_fire.hour} * * ? *", timezone_id="Asia/Shanghai")
+    sim.add_schedule(
+        etl, f"0 {shanghai_fire.minute} {shanghai_fire.hour} * * ? *", timezone_id="Asia/Shanghai"
+    )
     fire = shanghai_fire.replace(second=0, microsecond=0)
-    sim.add_instance(etl, state=FAILURE, start_time=fire, end_time=fire + timedelta(minutes=7), schedule_time=fire)
+    sim.add_instance(
+        etl, state=FAILURE, start_time=fire, end_time=fire + timedelta(minutes=7), schedule_time=fire
+    )
     sync = sim.add_definition(data, "hourly_sync_task")
     sim.add_schedule(sync, "0 0 * * * ? *", timezone_id="UTC")
     top = now.replace(minute=0, second=0, microsecond=0)
     for back in range(1, 4):
-        sim.add_instance(sync, state=SUCCESS, start_time=top - back * hour + timedelta(seconds=2),
-                         end_time=top - back * hour + timedelta(minutes=3), schedule_time=top - back * hour)
+        sim.add_instance(
+            sync,
+            state=SUCCESS,
+            start_time=top - back * hour + timedelta(seconds=2),
+            end_time=top - back * hour + timedelta(minutes=3),
+            schedule_time=top - back * hour,
+        )
     backfill = sim.add_definition(data, "orders_backfill")
     # A backfill failure: reported, never recovered (hundreds of these must not become hundreds of reruns).
-    sim.add_instance(backfill, state=FAILURE, start_time=now - 2 * hour, end_time=now - 2 * hour + timedelta(minutes=1),
-                     command_type=COMMAND_COMPLEMENT_DATA)
+    sim.add_instance(
+        backfill,
+        state=FAILURE,
+        start_time=now - 2 * hour,
+        end_time=now - 2 * hour + timedelta(minutes=1),
+        command_type=COMMAND_COMPLEMENT_DATA,
+    )
 
     bi = sim.add_project("bi-reports")
     weekly = sim.add_definition(bi, "weekly_report")
     # Three failures in the window: systemic (threshold), so notify only.
     for back in (1, 3, 5):
         start = now - back * hour
-        sim.add_instance(weekly, state=FAILURE, start_time=start, end_time=start + timedelta(minutes=2),
-                         command_type="START_PROCESS")
+        sim.add_instance(
+            weekly,
+            state=FAILURE,
+            start_time=start,
+            end_time=start + timedelta(minutes=2),
+            command_type="START_PROCESS",
+        )
     dashboard = sim.add_definition(bi, "dashboard_refresh")
     # Its scheduled run has hung for six hours, beyond the execution window: a stuck run.
     hung_fire = (now - 6 * hour).replace(second=0, microsecond=0)
     sim.add_schedule(dashboard, f"0 {hung_fire.minute} {hung_fire.hour} * * ? *", timezone_id="UTC")
-    sim.add_instance(dashboard, state=RUNNING_EXECUTION, start_time=hung_fire + timedelta(seconds=3),
-                     schedule_time=hung_fire)
+    sim.add_instance(
+        dashboard,
+        state=RUNNING_EXECUTION,
+        start_time=hung_fire + timedelta(seconds=3),
+        schedule_time=hung_fire,
+    )
 
     ml = sim.add_project("ml-pipelines")
     features = sim.add_definition(ml, "feature_build")
     # A manual run that failed; its first recovery fails again, the second one succeeds.
-    failed = sim.add_instance(features, state=FAILURE, start_time=now - 30 * timedelta(minutes=1),
-                              end_time=now - 25 * timedelta(minutes=1), command_type="START_PROCESS")
+    failed = sim.add_instance(
+        features,
+        state=FAILURE,
+        start_time=now - 30 * timedelta(minutes=1),
+        end_time=now - 25 * timedelta(minutes=1),
+        command_type="START_PROCESS",
+    )
     estate.fails_again_once.add(failed)
     train = sim.add_definition(ml, "model_train")
     # Due two minutes into the demo, but DS never starts it (a Quartz misfire): a missed run.
@@ -149,7 +177,11 @@ def console_senders() -> list[ConsoleSender]:
         content = render_email(digest)
         return f"Subject: {content.subject} (text + HTML, {len(content.html)} bytes of HTML)"
 
-    return [ConsoleSender("dingtalk", dingtalk), ConsoleSender("wework", wecom), ConsoleSender("email", email)]
+    return [
+        ConsoleSender("dingtalk", dingtalk),
+        ConsoleSender("wework", wecom),
+        ConsoleSender("email", email),
+    ]
 
 
 def _print_messages(senders: list[ConsoleSender], out: TextIO) -> None:
@@ -167,8 +199,9 @@ def _print_messages(senders: list[ConsoleSender], out: TextIO) -> None:
 
 def demo_config(api_url: str, state_dir: str, version: str) -> Config:
     return Config(
-        dolphinscheduler=DolphinSchedulerConfig(api_url=api_url, token=DEMO_TOKEN, api_version=version,
-                                                timeout_seconds=5),
+        dolphinscheduler=DolphinSchedulerConfig(
+            api_url=api_url, token=DEMO_TOKEN, api_version=version, timeout_seconds=5
+        ),
         # A short grace so the demo's few simulated minutes can show a missed run.
         monitor=MonitorConfig(check_interval=int(SWEEP_EVERY.total_seconds()), missed_run_grace_minutes=5),
         retry=RetryConfig(recovery_interval=0),
@@ -177,22 +210,32 @@ def demo_config(api_url: str, state_dir: str, version: str) -> Config:
     )
 
 
-def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None) -> DemoResult:
+def run_demo(
+    out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None
+) -> DemoResult:
     """Run the scripted demo and print what happened."""
     clock = DemoClock((start or datetime.now(timezone.utc)).replace(microsecond=0))
     reports = []
-    with tempfile.TemporaryDirectory(prefix="ds-monitor-demo-") as state_dir, \
-            DSSimulator(version=version, token=DEMO_TOKEN, clock=clock) as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="ds-monitor-demo-") as state_dir,
+        DSSimulator(version=version, token=DEMO_TOKEN, clock=clock) as sim,
+    ):
         estate = seed_demo_estate(sim, clock.now)
         config = demo_config(sim.url, state_dir, "auto")
         metrics = ApiMetrics()
         senders = console_senders()
         client = DSClient(config.dolphinscheduler, metrics=metrics)
-        monitor = Monitor(config, client, StateStore(state_dir),
-                          NotificationManager(config.notification, senders=senders),
-                          api_metrics=metrics)
-        out.write(f"DS simulator (DS {version}) on {sim.url}: 3 projects, 7 workflows; "
-                  f"the monitor sweeps every {SWEEP_EVERY.seconds // 60} simulated minutes.\n")
+        monitor = Monitor(
+            config,
+            client,
+            StateStore(state_dir),
+            NotificationManager(config.notification, senders=senders),
+            api_metrics=metrics,
+        )
+        out.write(
+            f"DS simulator (DS {version}) on {sim.url}: 3 projects, 7 workflows; "
+            f"the monitor sweeps every {SWEEP_EVERY.seconds // 60} simulated minutes.\n"
+        )
         try:
             for number in range(1, sweeps + 1):
                 out.write(f"\n=== sweep {number} at {clock.now.isoformat()} ===\n")
@@ -205,8 +248,10 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
         finally:
             monitor.close()
         calls = sim.calls
-    out.write("\nDone. Point the monitor at your own DS: cp .env.example .env, set DS_API_URL and DS_TOKEN, "
-              "then python main.py check --dry-run\n")
+    out.write(
+        "\nDone. Point the monitor at your own DS: cp .env.example .env, set DS_API_URL and DS_TOKEN, "
+        "then python main.py check --dry-run\n"
+    )
     return DemoResult(reports, calls)
 
 
@@ -228,17 +273,23 @@ def _print_sweep(report: SweepReport, out: TextIO) -> None:
     if report.error:
         out.write(f"  sweep failed: {report.error}\n")
         return
-    out.write(f"  DS {report.ds_version}: queried {report.projects_scanned} projects, "
-              f"{report.definitions_checked}/{report.definitions_total} workflows looked at "
-              f"({report.definitions_skipped_by_schedule} skipped by schedule), {report.api['calls']} DS calls\n")
+    out.write(
+        f"  DS {report.ds_version}: queried {report.projects_scanned} projects, "
+        f"{report.definitions_checked}/{report.definitions_total} workflows looked at "
+        f"({report.definitions_skipped_by_schedule} skipped by schedule), {report.api['calls']} DS calls\n"
+    )
     for row in report.failed_instances:
         out.write(f"  found    #{row['instance_id']} {row['name']} {row['state']}\n")
     for row in report.threshold_exceeded:
-        out.write(f"  systemic definition {row['definition_code']}: {row['failures']} failures in the window, "
-                  "notify only\n")
+        out.write(
+            f"  systemic definition {row['definition_code']}: {row['failures']} failures in the window, "
+            "notify only\n"
+        )
     for row in report.recoveries:
-        out.write(f"  recovery #{row['instance_id']}: {row['result']}"
-                  f"{' (attempt ' + str(row['attempt']) + ')' if row['attempt'] else ''} {row['detail']}\n")
+        out.write(
+            f"  recovery #{row['instance_id']}: {row['result']}"
+            f"{' (attempt ' + str(row['attempt']) + ')' if row['attempt'] else ''} {row['detail']}\n"
+        )
     for row in report.missed_runs:
         out.write(f"  missed   definition {row['definition_code']}: no run for {row['fire_time']}\n")
     for row in report.stuck_runs:
@@ -255,7 +306,9 @@ def serve_only(out: TextIO, *, host: str, port: int, version: str, stop: threadi
     with DSSimulator(version=version, token=DEMO_TOKEN, host=host, port=port) as sim:
         sim.auto_master = True
         seed_demo_estate(sim, datetime.now(timezone.utc))
-        out.write(f"DS {version} simulator serving the demo estate\n  DS_API_URL={sim.url}\n  DS_TOKEN={DEMO_TOKEN}\n"
-                  "Try: DS_API_URL=... DS_TOKEN=... python main.py check --dry-run   (Ctrl-C to stop)\n")
+        out.write(
+            f"DS {version} simulator serving the demo estate\n  DS_API_URL={sim.url}\n  DS_TOKEN={DEMO_TOKEN}\n"
+            "Try: DS_API_URL=... DS_TOKEN=... python main.py check --dry-run   (Ctrl-C to stop)\n"
+        )
         out.flush()
         stop.wait()

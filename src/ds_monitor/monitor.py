@@ -143,7 +143,9 @@ def describe_failure_reason(report: SweepReport) -> str:
     return report.error_reason or ""
 
 
-def select_projects(visible: list[Project], wanted: tuple[ProjectSelection, ...]) -> tuple[list[tuple[Project, ProjectSelection]], list[str]]:
+def select_projects(
+    visible: list[Project], wanted: tuple[ProjectSelection, ...]
+) -> tuple[list[tuple[Project, ProjectSelection]], list[str]]:
     """Match configured names (or codes) to DS projects; return the matches and one warning per miss."""
     if not wanted:
         return [(p, ProjectSelection(p.name)) for p in visible], []
@@ -159,7 +161,9 @@ def select_projects(visible: list[Project], wanted: tuple[ProjectSelection, ...]
     return matched, warnings
 
 
-def select_definitions(project: Project, definitions: list[Definition], selection: ProjectSelection) -> tuple[list[Definition], list[str]]:
+def select_definitions(
+    project: Project, definitions: list[Definition], selection: ProjectSelection
+) -> tuple[list[Definition], list[str]]:
     if selection.monitor_all:
         return definitions, []
     by_name = {d.name: d for d in definitions}
@@ -168,7 +172,9 @@ def select_definitions(project: Project, definitions: list[Definition], selectio
     for name in selection.workflows:
         definition = by_name.get(name) or by_code.get(name)
         if definition is None:
-            warnings.append(f"workflow {name!r} not found in project {project.name!r}{_closest(name, by_name)}")
+            warnings.append(
+                f"workflow {name!r} not found in project {project.name!r}{_closest(name, by_name)}"
+            )
         else:
             chosen.append(definition)
     return chosen, warnings
@@ -218,7 +224,9 @@ class Monitor:
         self.recovery = RecoveryHandler(
             client,
             store,
-            RecoveryPolicy(max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run),
+            RecoveryPolicy(
+                max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run
+            ),
             window=timedelta(hours=config.monitor.time_window_hours),
         )
         self.health = SweepHealth()
@@ -240,7 +248,9 @@ class Monitor:
             with self.store.locked():
                 events = self._sweep(now, report)
         except SweepInterrupted:
-            report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
+            report.warnings.append(
+                "sweep interrupted by shutdown: state saved, the rest waits for the next start"
+            )
             log.info("sweep interrupted by shutdown")
         except MonitorError as err:
             report.error = str(err)
@@ -284,8 +294,9 @@ class Monitor:
         recovery_state = self.store.load(RECOVERY)
         schedule_state = self.store.load(SCHEDULE)
         busy = frozenset(int(r["definition_code"]) for r in _in_flight(recovery_state))
-        plan = self.tracker.plan(estate.all_definitions(), estate.all_schedules(), schedule_state, now,
-                                 busy_definitions=busy)
+        plan = self.tracker.plan(
+            estate.all_definitions(), estate.all_schedules(), schedule_state, now, busy_definitions=busy
+        )
         to_query = [p for p in estate.projects if p.code in plan.projects_to_query]
         report.projects_scanned = len(to_query)
         queried_defs = [d for p in to_query for d in estate.definitions[p.code]]
@@ -311,23 +322,59 @@ class Monitor:
             for inst in mine:
                 siblings_by_def[inst.definition_code].append(inst)
             missed, stuck, schedule_state = self.tracker.observe(
-                project.code, estate.definitions[project.code], estate.schedules[project.code],
-                mine, query_start, schedule_state, now)
+                project.code,
+                estate.definitions[project.code],
+                estate.schedules[project.code],
+                mine,
+                query_start,
+                schedule_state,
+                now,
+            )
             for run in missed:
-                report.missed_runs.append({"project_code": project.code, "definition_code": run.definition_code,
-                                           "fire_time": _iso(run.fire_time)})
-                events.append(Event(kind="missed_run", project_code=project.code, project_name=project.name,
-                                    definition_code=run.definition_code, definition_name=run.definition_name,
-                                    fire_time=run.fire_time,
-                                    detail=f"no instance for the {run.fire_time.isoformat()} fire"))
+                report.missed_runs.append(
+                    {
+                        "project_code": project.code,
+                        "definition_code": run.definition_code,
+                        "fire_time": _iso(run.fire_time),
+                    }
+                )
+                events.append(
+                    Event(
+                        kind="missed_run",
+                        project_code=project.code,
+                        project_name=project.name,
+                        definition_code=run.definition_code,
+                        definition_name=run.definition_name,
+                        fire_time=run.fire_time,
+                        detail=f"no instance for the {run.fire_time.isoformat()} fire",
+                    )
+                )
             for run in stuck:
-                report.stuck_runs.append({"project_code": project.code, "definition_code": run.definition_code,
-                                          "instance_id": run.instance_id, "start_time": _iso(run.start_time)})
-                events.append(Event(kind="stuck_running", project_code=project.code, project_name=project.name,
-                                    definition_code=run.definition_code, definition_name=run.definition_name,
-                                    instance_id=run.instance_id, instance_name=run.instance_name,
-                                    state=run.state, start_time=run.start_time, detail=run.reason,
-                                    ui_url=self.client.instance_ui_url(project.code, run.instance_id, run.definition_code)))
+                report.stuck_runs.append(
+                    {
+                        "project_code": project.code,
+                        "definition_code": run.definition_code,
+                        "instance_id": run.instance_id,
+                        "start_time": _iso(run.start_time),
+                    }
+                )
+                events.append(
+                    Event(
+                        kind="stuck_running",
+                        project_code=project.code,
+                        project_name=project.name,
+                        definition_code=run.definition_code,
+                        definition_name=run.definition_name,
+                        instance_id=run.instance_id,
+                        instance_name=run.instance_name,
+                        state=run.state,
+                        start_time=run.start_time,
+                        detail=run.reason,
+                        ui_url=self.client.instance_ui_url(
+                            project.code, run.instance_id, run.definition_code
+                        ),
+                    )
+                )
 
             failures = [i for i in mine if i.state in REPORTED_FAILURE_STATES]
             in_window = [i for i in failures if i.start_time is None or i.start_time >= now - window]
@@ -335,29 +382,52 @@ class Monitor:
             by_def: dict[int, list[Instance]] = defaultdict(list)
             for inst in sorted(in_window, key=lambda i: (i.start_time or now, i.id)):
                 by_def[inst.definition_code].append(inst)
-                report.failed_instances.append({
-                    "project_code": project.code, "definition_code": inst.definition_code,
-                    "instance_id": inst.id, "name": inst.name, "state": inst.state,
-                    "start_time": _iso(inst.start_time)})
+                report.failed_instances.append(
+                    {
+                        "project_code": project.code,
+                        "definition_code": inst.definition_code,
+                        "instance_id": inst.id,
+                        "name": inst.name,
+                        "state": inst.state,
+                        "start_time": _iso(inst.start_time),
+                    }
+                )
                 events.append(self._instance_event("failure_detected", project, def_by_code, inst))
             candidates: list[Instance] = []
             for def_code, failed in by_def.items():
                 if len(failed) > cfg.max_failures_for_recovery:
-                    report.threshold_exceeded.append({"project_code": project.code, "definition_code": def_code,
-                                                      "failures": len(failed)})
+                    report.threshold_exceeded.append(
+                        {"project_code": project.code, "definition_code": def_code, "failures": len(failed)}
+                    )
                     definition = def_by_code[def_code]
-                    events.append(Event(kind="threshold_exceeded", project_code=project.code,
-                                        project_name=project.name, definition_code=def_code,
-                                        definition_name=definition.name, failures=len(failed),
-                                        detail=f"{len(failed)} failures in {cfg.time_window_hours:g} h: "
-                                               "systemic, not recovered"))
+                    events.append(
+                        Event(
+                            kind="threshold_exceeded",
+                            project_code=project.code,
+                            project_name=project.name,
+                            definition_code=def_code,
+                            definition_name=definition.name,
+                            failures=len(failed),
+                            detail=f"{len(failed)} failures in {cfg.time_window_hours:g} h: "
+                            "systemic, not recovered",
+                        )
+                    )
                     continue
                 candidates.extend(i for i in failed if i.state == FAILURE)
             candidates_by_project[project.code] = candidates
         self.store.save(SCHEDULE, schedule_state)
 
-        recovery_state = self._recover(candidates_by_project, siblings_by_def, recovery_state, now, deadline,
-                                       names, def_by_code, report, events)
+        recovery_state = self._recover(
+            candidates_by_project,
+            siblings_by_def,
+            recovery_state,
+            now,
+            deadline,
+            names,
+            def_by_code,
+            report,
+            events,
+        )
         listed = {i.id: i for instances in instances_by_project.values() for i in instances}
         self._follow_up(recovery_state, now, names, def_by_code, events, listed)
         return events
@@ -369,7 +439,9 @@ class Monitor:
 
         def fetch(pair: tuple[Project, ProjectSelection]):
             project, selection = pair
-            definitions, misses = select_definitions(project, self.client.list_definitions(project.code), selection)
+            definitions, misses = select_definitions(
+                project, self.client.list_definitions(project.code), selection
+            )
             schedules = self.client.list_schedules(project.code) if definitions else []
             return project, definitions, schedules, misses
 
@@ -387,7 +459,9 @@ class Monitor:
                 report.warnings.append(warning)
         return estate
 
-    def _fetch_instances(self, projects: list[Project], start: datetime, end: datetime) -> dict[int, list[Instance]]:
+    def _fetch_instances(
+        self, projects: list[Project], start: datetime, end: datetime
+    ) -> dict[int, list[Instance]]:
         def fetch(project: Project):
             return project.code, self.client.list_instances(project.code, start_from=start, start_to=end)
 
@@ -403,8 +477,18 @@ class Monitor:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 
-    def _recover(self, candidates_by_project, siblings_by_def, state, now, deadline, names, def_by_code,
-                 report: SweepReport, events: list[Event]) -> dict:
+    def _recover(
+        self,
+        candidates_by_project,
+        siblings_by_def,
+        state,
+        now,
+        deadline,
+        names,
+        def_by_code,
+        report: SweepReport,
+        events: list[Event],
+    ) -> dict:
         interval = timedelta(seconds=self.config.retry.recovery_interval)
         batches, deferred = [], []
         for project_code, candidates in candidates_by_project.items():
@@ -426,38 +510,66 @@ class Monitor:
             return not self.stop_requested() and self.monotonic() <= deadline
 
         online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
-        outcomes, state = self.recovery.recover_all(batches, now=now, state=state, definition_online=online,
-                                                    executor=self._pool, keep_going=keep_going)
+        outcomes, state = self.recovery.recover_all(
+            batches,
+            now=now,
+            state=state,
+            definition_online=online,
+            executor=self._pool,
+            keep_going=keep_going,
+        )
         if self.stop_requested():
             self.store.save(RECOVERY, state)
             raise SweepInterrupted
         reached = {o.instance_id for o in outcomes}
         if any(i.id not in reached for _, candidates, _ in batches for i in candidates):
-            msg = f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
+            msg = (
+                f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
+            )
             report.warnings.append(msg)
             log.warning("%s", msg)
         for project_code, inst in deferred:
-            outcomes.append(RecoveryOutcome(instance_id=inst.id, attempt=0, result="skipped_state",
-                                            detail="deferred: retry.recovery_interval between recoveries "
-                                                   "in one project", project_code=project_code,
-                                            definition_code=inst.definition_code))
+            outcomes.append(
+                RecoveryOutcome(
+                    instance_id=inst.id,
+                    attempt=0,
+                    result="skipped_state",
+                    detail="deferred: retry.recovery_interval between recoveries in one project",
+                    project_code=project_code,
+                    definition_code=inst.definition_code,
+                )
+            )
         for outcome in outcomes:
-            report.recoveries.append({"instance_id": outcome.instance_id, "attempt": outcome.attempt,
-                                      "result": outcome.result, "detail": outcome.detail})
+            report.recoveries.append(
+                {
+                    "instance_id": outcome.instance_id,
+                    "attempt": outcome.attempt,
+                    "result": outcome.result,
+                    "detail": outcome.detail,
+                }
+            )
             if outcome.result == "triggered":
-                events.append(Event(
-                    kind="recovery_triggered", project_code=outcome.project_code,
-                    project_name=names.get(outcome.project_code, ""),
-                    definition_code=outcome.definition_code,
-                    definition_name=_name(def_by_code, outcome.definition_code),
-                    instance_id=outcome.instance_id, attempt=outcome.attempt,
-                    max_attempts=self.config.retry.max_recovery_attempts, detail=outcome.detail,
-                    ui_url=self.client.instance_ui_url(outcome.project_code, outcome.instance_id,
-                                                       outcome.definition_code)))
+                events.append(
+                    Event(
+                        kind="recovery_triggered",
+                        project_code=outcome.project_code,
+                        project_name=names.get(outcome.project_code, ""),
+                        definition_code=outcome.definition_code,
+                        definition_name=_name(def_by_code, outcome.definition_code),
+                        instance_id=outcome.instance_id,
+                        attempt=outcome.attempt,
+                        max_attempts=self.config.retry.max_recovery_attempts,
+                        detail=outcome.detail,
+                        ui_url=self.client.instance_ui_url(
+                            outcome.project_code, outcome.instance_id, outcome.definition_code
+                        ),
+                    )
+                )
         return state
 
-    def _follow_up(self, state: dict, now: datetime, names, def_by_code, events: list[Event],
-                   listed: dict[int, Instance]) -> None:
+    def _follow_up(
+        self, state: dict, now: datetime, names, def_by_code, events: list[Event], listed: dict[int, Instance]
+    ) -> None:
         def get_instance(project_code: int, instance_id: int) -> Instance:
             # This sweep's listing is fresh enough to see how a recovery ended; older ones are re-read.
             return listed.get(instance_id) or self.client.get_instance(project_code, instance_id)
@@ -468,18 +580,34 @@ class Monitor:
             events.append(self._follow_up_event(item, names, def_by_code))
 
     def _follow_up_event(self, item: FollowUp, names, def_by_code) -> Event:
-        return Event(kind=item.kind, project_code=item.project_code, project_name=names.get(item.project_code, ""),
-                     definition_code=item.definition_code, definition_name=_name(def_by_code, item.definition_code),
-                     instance_id=item.instance_id, state=item.state, attempt=item.attempt,
-                     max_attempts=item.max_attempts, detail=item.detail,
-                     ui_url=self.client.instance_ui_url(item.project_code, item.instance_id, item.definition_code))
+        return Event(
+            kind=item.kind,
+            project_code=item.project_code,
+            project_name=names.get(item.project_code, ""),
+            definition_code=item.definition_code,
+            definition_name=_name(def_by_code, item.definition_code),
+            instance_id=item.instance_id,
+            state=item.state,
+            attempt=item.attempt,
+            max_attempts=item.max_attempts,
+            detail=item.detail,
+            ui_url=self.client.instance_ui_url(item.project_code, item.instance_id, item.definition_code),
+        )
 
     def _instance_event(self, kind: str, project: Project, def_by_code, inst: Instance) -> Event:
-        return Event(kind=kind, project_code=project.code, project_name=project.name,
-                     definition_code=inst.definition_code, definition_name=_name(def_by_code, inst.definition_code),
-                     instance_id=inst.id, instance_name=inst.name, state=inst.state, start_time=inst.start_time,
-                     end_time=inst.end_time,
-                     ui_url=self.client.instance_ui_url(project.code, inst.id, inst.definition_code))
+        return Event(
+            kind=kind,
+            project_code=project.code,
+            project_name=project.name,
+            definition_code=inst.definition_code,
+            definition_name=_name(def_by_code, inst.definition_code),
+            instance_id=inst.id,
+            instance_name=inst.name,
+            state=inst.state,
+            start_time=inst.start_time,
+            end_time=inst.end_time,
+            ui_url=self.client.instance_ui_url(project.code, inst.id, inst.definition_code),
+        )
 
     def _notify(self, events: list[Event], now: datetime, report: SweepReport) -> None:
         """Dispatch every sweep, even without new events: carried-over sends go out with it.

@@ -31,11 +31,20 @@ def startup_line(loaded: LoadedConfig) -> str:
     cfg = loaded.config
     projects = ", ".join(p.name for p in cfg.projects) or "all visible"
     notification = cfg.notification
-    channels = [name for name, channel in (("dingtalk", notification.dingtalk), ("wework", notification.wework),
-                                           ("email", notification.email)) if channel.enabled]
-    return (f"ds-monitor {__version__} starting: DS {cfg.dolphinscheduler.api_url} "
-            f"(api_version {cfg.dolphinscheduler.api_version}), projects: {projects}, "
-            f"channels: {', '.join(channels) or 'none'}, interval {cfg.monitor.check_interval}s")
+    channels = [
+        name
+        for name, channel in (
+            ("dingtalk", notification.dingtalk),
+            ("wework", notification.wework),
+            ("email", notification.email),
+        )
+        if channel.enabled
+    ]
+    return (
+        f"ds-monitor {__version__} starting: DS {cfg.dolphinscheduler.api_url} "
+        f"(api_version {cfg.dolphinscheduler.api_version}), projects: {projects}, "
+        f"channels: {', '.join(channels) or 'none'}, interval {cfg.monitor.check_interval}s"
+    )
 
 
 class Runner:
@@ -87,16 +96,27 @@ class Runner:
         log.info("%s", startup_line(self.loaded))
         telemetry = MonitorMetrics()
         monitor = self._build(telemetry)
-        health = Health(check_interval=self.loaded.config.monitor.check_interval, started_at=self.clock(),
-                        sweep_budget=self.loaded.config.monitor.timeout)
+        health = Health(
+            check_interval=self.loaded.config.monitor.check_interval,
+            started_at=self.clock(),
+            sweep_budget=self.loaded.config.monitor.timeout,
+        )
         server = None
         if self.http_port:
-            server = HealthServer(self.loaded.config.monitor.http_host, self.http_port, health=health,
-                                  metrics=telemetry, status=lambda: collect_status(self.loaded.config, self.clock()),
-                                  clock=self.clock)
+            server = HealthServer(
+                self.loaded.config.monitor.http_host,
+                self.http_port,
+                health=health,
+                metrics=telemetry,
+                status=lambda: collect_status(self.loaded.config, self.clock()),
+                clock=self.clock,
+            )
             server.start()
-            log.info("health endpoint on http://%s:%d (/healthz /readyz /metrics /status)",
-                     self.loaded.config.monitor.http_host, server.port)
+            log.info(
+                "health endpoint on http://%s:%d (/healthz /readyz /metrics /status)",
+                self.loaded.config.monitor.http_host,
+                server.port,
+            )
         try:
             while True:
                 report = monitor.sweep()
@@ -152,6 +172,12 @@ class Runner:
         log.info(
             "sweep done: %d projects queried, %d failed in window, %d over threshold, %d recoveries, "
             "%d missed, %d stuck, %d DS calls (%d saved by schedule)",
-            report.projects_scanned, len(report.failed_instances), len(report.threshold_exceeded),
-            len(report.recoveries), len(report.missed_runs), len(report.stuck_runs),
-            report.api.get("calls", 0), report.api.get("saved_by_schedule", 0))
+            report.projects_scanned,
+            len(report.failed_instances),
+            len(report.threshold_exceeded),
+            len(report.recoveries),
+            len(report.missed_runs),
+            len(report.stuck_runs),
+            report.api.get("calls", 0),
+            report.api.get("saved_by_schedule", 0),
+        )

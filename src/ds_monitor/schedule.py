@@ -81,6 +81,7 @@ from ds_monitor import cron
 from ds_monitor.config import MonitorConfig
 from ds_monitor.ds.models import ACTIVE_STATES, SUCCESS_STATES, Definition, Instance, Schedule
 from ds_monitor.errors import ConfigError
+from ds_monitor.timestamps import parse_stamp
 
 STATE_VERSION = 1
 
@@ -220,7 +221,7 @@ class ScheduleTracker:
         if active:
             first_id = min(active, key=lambda key: (len(key), key))  # numeric order of digit strings
             return _Decision(True, f"instance {first_id} was active at the last look", now)
-        last_checked = _parse_time(entry.get("last_checked"))
+        last_checked = parse_stamp(entry.get("last_checked"))
         if last_checked is None:
             return _Decision(True, "no valid last_checked in state", now)
         bound_due = last_checked + settings.max_unchecked
@@ -267,7 +268,7 @@ class ScheduleTracker:
         parts = []
         if fires:
             latest = fires[-1]
-            succeeded = _parse_time(successes[_key(latest)])
+            succeeded = parse_stamp(successes[_key(latest)])
             if succeeded is not None and now < succeeded + settings.success_cooldown:
                 parts.append(f"{_show(latest)} fire succeeded at {_show(succeeded, latest)}, cooldown until "
                              f"{_show(succeeded + settings.success_cooldown, latest)}")
@@ -333,8 +334,8 @@ class ScheduleTracker:
         # Never judge a fire twice, never one from before the tracker knew this schedule, never one
         # whose instance could have started before the queried window (it would not be listed).
         lower = max(window_start,
-                    _parse_time(entry.get("schedule_since")) or now,
-                    _parse_time(entry.get("missed_scanned_until")) or window_start)
+                    parse_stamp(entry.get("schedule_since")) or now,
+                    parse_stamp(entry.get("missed_scanned_until")) or window_start)
         lower = _fire_lower_bound(schedule, lower)
         upper = _utc(now) - self.settings.missed_run_grace
         if schedule.end_time is not None:
@@ -416,12 +417,12 @@ class ScheduleTracker:
         horizon = _utc(now) - self.settings.state_retention
         for name in ("successes", "missed"):
             fires = _table(entry, name)
-            for key in [k for k in fires if (_parse_time(k) or horizon) <= horizon]:
+            for key in [k for k in fires if (parse_stamp(k) or horizon) <= horizon]:
                 del fires[key]
         active = _read(entry, "active")
         stuck = _table(entry, "stuck")
         for key, reported_at in list(stuck.items()):
-            if key not in active and (_parse_time(reported_at) or horizon) <= horizon:
+            if key not in active and (parse_stamp(reported_at) or horizon) <= horizon:
                 del stuck[key]
 
 
@@ -431,8 +432,8 @@ def schedule_status(state: dict, now: datetime) -> list[dict]:
     for code, entry in _entries(state).items():
         if not isinstance(entry, dict):
             continue
-        next_look = _parse_time(entry.get("next_look"))
-        last_checked = _parse_time(entry.get("last_checked"))
+        next_look = parse_stamp(entry.get("next_look"))
+        last_checked = parse_stamp(entry.get("last_checked"))
         rows.append({
             "definition_code": int(code) if code.isdigit() else code,
             "project_code": entry.get("project_code"),
@@ -502,7 +503,7 @@ def _record_schedule(entry: dict, schedules: list[Schedule], now: datetime) -> N
     key = " | ".join(sorted(
         f"{s.crontab} {s.timezone_id} {_iso(s.start_time) if s.start_time else '-'} "
         f"{_iso(s.end_time) if s.end_time else '-'}" for s in schedules))
-    if entry.get("schedule_key") != key or _parse_time(entry.get("schedule_since")) is None:
+    if entry.get("schedule_key") != key or parse_stamp(entry.get("schedule_since")) is None:
         # A new or changed schedule: DS does not replay the fires before it, so neither do we.
         entry["schedule_key"] = key
         entry["schedule_since"] = _iso(now)
@@ -537,7 +538,7 @@ def _drop_forgotten(entries: dict, horizon: datetime) -> None:
     """Remove definitions not checked since ``horizon`` (deleted, or no longer monitored)."""
     for code in list(entries):
         entry = entries[code]
-        last_checked = _parse_time(entry.get("last_checked")) if isinstance(entry, dict) else None
+        last_checked = parse_stamp(entry.get("last_checked")) if isinstance(entry, dict) else None
         if last_checked is None or last_checked < horizon:
             del entries[code]
 
@@ -569,17 +570,6 @@ def _iso(moment: datetime) -> str:
 def _key(fire: datetime) -> str:
     """A fire time as a state key: UTC, whole seconds (DS schedule times carry no fraction)."""
     return _iso(fire.replace(microsecond=0))
-
-
-def _parse_time(text: object) -> datetime | None:
-    """An aware datetime from state, or None for anything missing, malformed or naive."""
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _show(moment: datetime, like: datetime | None = None) -> str:

@@ -36,9 +36,9 @@ def render_table(title: str, rows: list[dict]) -> str:
     columns = list(rows[0])
     cells = [[_cell(row.get(col)) for col in columns] for row in rows]
     widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
-    lines = [f"{title}:", "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths))]
+    lines = [f"{title}:", "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))]
     lines.append("  " + "  ".join("-" * w for w in widths))
-    lines.extend("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells)
+    lines.extend("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
     return "\n".join(lines)
 
 

@@ -44,7 +44,9 @@ def make_monitor(config: Config, *, senders=None, dry_run: bool = False) -> Moni
     metrics = ApiMetrics()
     client = DSClient(config.dolphinscheduler, metrics=metrics, retry_backoff=0.0)
     notifier = NotificationManager(config.notification, senders=senders if senders is not None else [])
-    return Monitor(config, client, StateStore(config.state_dir), notifier, api_metrics=metrics, dry_run=dry_run)
+    return Monitor(
+        config, client, StateStore(config.state_dir), notifier, api_metrics=metrics, dry_run=dry_run
+    )
 
 
 def minutes(n: float) -> timedelta:

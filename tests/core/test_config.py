@@ -63,9 +63,24 @@ def test_invalid_yaml_names_file_and_line(write):
         ("projects:\n  p1:\n    monitor_all: false\n", "monitor_all is false but no workflows"),
         ("logging:\n  level: LOUD\n", "logging.level: must be one of"),
     ],
-    ids=["typo", "unknown-section", "not-a-number", "fraction", "below-range", "bad-bool", "negative",
-         "version", "url-without-scheme", "unknown-zone", "port-text", "list-type", "section-type",
-         "project-key", "project-empty", "log-level"],
+    ids=[
+        "typo",
+        "unknown-section",
+        "not-a-number",
+        "fraction",
+        "below-range",
+        "bad-bool",
+        "negative",
+        "version",
+        "url-without-scheme",
+        "unknown-zone",
+        "port-text",
+        "list-type",
+        "section-type",
+        "project-key",
+        "project-empty",
+        "log-level",
+    ],
 )
 def test_bad_file_values_name_the_key(write, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -83,17 +98,24 @@ def test_priority_env_over_file_over_default(write):
 
 
 def test_generic_env_name_reaches_every_key_and_beats_the_short_name():
-    loaded = load(env={"DS_MONITOR__MAX_UNCHECKED_MINUTES": "45", "DS_CHECK_INTERVAL": "30",
-                       "DS_MONITOR__CHECK_INTERVAL": "90",
-                       "DS_NOTIFICATION__EMAIL__CC_ADDRS": "a@example.com, b@example.com"})
+    loaded = load(
+        env={
+            "DS_MONITOR__MAX_UNCHECKED_MINUTES": "45",
+            "DS_CHECK_INTERVAL": "30",
+            "DS_MONITOR__CHECK_INTERVAL": "90",
+            "DS_NOTIFICATION__EMAIL__CC_ADDRS": "a@example.com, b@example.com",
+        }
+    )
     cfg = loaded.config
     assert cfg.monitor.max_unchecked_minutes == 45
     assert cfg.monitor.check_interval == 90
     assert cfg.notification.email.cc_addrs == ("a@example.com", "b@example.com")
 
 
-@pytest.mark.parametrize("text, expected", [("true", True), ("1", True), ("YES", True), ("no", False),
-                                            ("0", False), ("False", False)])
+@pytest.mark.parametrize(
+    "text, expected",
+    [("true", True), ("1", True), ("YES", True), ("no", False), ("0", False), ("False", False)],
+)
 def test_env_booleans(text, expected):
     assert load(env={"DS_AUTO_RECOVERY": text}).config.retry.auto_recovery is expected
 
@@ -102,7 +124,10 @@ def test_env_booleans(text, expected):
     "env, message",
     [
         ({"DS_AUTO_RECOVERY": "sometimes"}, "environment variable DS_AUTO_RECOVERY: expected true/false"),
-        ({"DS_MONITOR__NOPE": "1"}, "environment variable DS_MONITOR__NOPE: no configuration key monitor.nope"),
+        (
+            {"DS_MONITOR__NOPE": "1"},
+            "environment variable DS_MONITOR__NOPE: no configuration key monitor.nope",
+        ),
         ({"DS_EMAIL_SMTP_PORT": "abc"}, "environment variable DS_EMAIL_SMTP_PORT: expected a number"),
         ({"DS_CHECK_INTERVAL": "0"}, r"monitor.check_interval \(environment variable DS_CHECK_INTERVAL\)"),
     ],
@@ -207,8 +232,11 @@ def test_seed_tool_config_and_dotenv_work_unchanged(write):
     assert cfg.monitor.time_window_hours == 24
     assert cfg.monitor.max_failures_for_recovery == 1
     names = [(p.name, p.workflows, p.monitor_all) for p in cfg.projects]
-    assert names == [("default_project", (), True), ("订单系统", ("订单数据同步", "每日结算任务"), False),
-                     ("bare-project", (), True)]
+    assert names == [
+        ("default_project", (), True),
+        ("订单系统", ("订单数据同步", "每日结算任务"), False),
+        ("bare-project", (), True),
+    ]
 
 
 def test_real_environment_beats_dotenv(write):
@@ -220,7 +248,10 @@ def test_real_environment_beats_dotenv(write):
 
 def test_projects_list_shorthand(write):
     cfg = load(write("projects: [data-platform, 1234567890123]\n")).config
-    assert [(p.name, p.monitor_all) for p in cfg.projects] == [("data-platform", True), ("1234567890123", True)]
+    assert [(p.name, p.monitor_all) for p in cfg.projects] == [
+        ("data-platform", True),
+        ("1234567890123", True),
+    ]
 
 
 def test_workflows_without_monitor_all_means_only_those(write):
@@ -239,7 +270,9 @@ def test_secrets_are_masked_and_collected():
     loaded = load(env=env)
     shown = {key: value for key, value, _ in loaded.effective_values()}
     assert shown["dolphinscheduler.token"] == "***"
-    assert shown["notification.dingtalk.webhook_url"] == "https://oapi.dingtalk.com/robot/send?access_token=***"
+    assert (
+        shown["notification.dingtalk.webhook_url"] == "https://oapi.dingtalk.com/robot/send?access_token=***"
+    )
     assert shown["notification.dingtalk.secret"] == "***"
     assert shown["notification.email.password"] == "***"
     rendered = repr(loaded.effective_values())
@@ -251,7 +284,10 @@ def test_secrets_are_masked_and_collected():
 @pytest.mark.parametrize(
     "url, shown",
     [
-        ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***"),
+        (
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123",
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***",
+        ),
         ("bare-token-value", "***"),
         ("https://x.example/hook?a=1&sign=zzz", "https://x.example/hook?a=1&sign=***"),
     ],

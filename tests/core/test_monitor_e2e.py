@@ -21,8 +21,14 @@ def one_failure(sim, *, age_minutes: float = 30, **kwargs):
     project = sim.add_project("data-platform")
     definition = sim.add_definition(project, "daily_etl_job")
     start = NOW - minutes(age_minutes)
-    instance = sim.add_instance(definition, state=FAILURE, start_time=start, end_time=start + minutes(5),
-                                command_type="START_PROCESS", **kwargs)
+    instance = sim.add_instance(
+        definition,
+        state=FAILURE,
+        start_time=start,
+        end_time=start + minutes(5),
+        command_type="START_PROCESS",
+        **kwargs,
+    )
     return project, definition, instance
 
 
@@ -34,7 +40,9 @@ def test_failure_in_window_is_recovered_once_and_followed_to_success(sim, tmp_pa
     first = monitor.sweep(NOW)
     assert first.ok, first.error
     assert [r["instance_id"] for r in first.failed_instances] == [instance]
-    assert [(r["instance_id"], r["attempt"], r["result"]) for r in first.recoveries] == [(instance, 1, "triggered")]
+    assert [(r["instance_id"], r["attempt"], r["result"]) for r in first.recoveries] == [
+        (instance, 1, "triggered")
+    ]
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 1
     # 3.2: the command waits for a master; the instance is still FAILURE but must not be recovered again.
     second = monitor.sweep(NOW + minutes(1))
@@ -66,7 +74,9 @@ def test_definition_over_threshold_is_never_recovered(sim, tmp_path):
     project, definition, _ = one_failure(sim)
     sim.add_instance(definition, state=FAILURE, start_time=NOW - minutes(90), end_time=NOW - minutes(80))
     report = make_monitor(make_config(sim, tmp_path)).sweep(NOW)
-    assert report.threshold_exceeded == [{"project_code": project, "definition_code": definition, "failures": 2}]
+    assert report.threshold_exceeded == [
+        {"project_code": project, "definition_code": definition, "failures": 2}
+    ]
     assert report.recoveries == []
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0
 
@@ -90,8 +100,9 @@ def test_attempts_are_capped_across_restarts(sim, tmp_path):
 def test_backfill_and_newer_running_instance_are_guarded(sim, tmp_path):
     project = sim.add_project("p")
     backfill_def = sim.add_definition(project, "backfill")
-    backfill = sim.add_instance(backfill_def, state=FAILURE, start_time=NOW - minutes(50),
-                                command_type=COMMAND_COMPLEMENT_DATA)
+    backfill = sim.add_instance(
+        backfill_def, state=FAILURE, start_time=NOW - minutes(50), command_type=COMMAND_COMPLEMENT_DATA
+    )
     busy_def = sim.add_definition(project, "busy")
     old = sim.add_instance(busy_def, state=FAILURE, start_time=NOW - minutes(50))
     sim.add_instance(busy_def, state=RUNNING_EXECUTION, start_time=NOW - minutes(10))
@@ -146,12 +157,32 @@ def test_report_is_json_with_the_spec_keys(sim, tmp_path):
     one_failure(sim)
     report = make_monitor(make_config(sim, tmp_path)).sweep(NOW)
     data = json.loads(json.dumps(report.to_dict()))
-    for key in ("started_at", "finished_at", "ds_version", "projects_scanned", "definitions_total",
-                "definitions_checked", "definitions_skipped_by_schedule", "failed_instances", "outside_window",
-                "threshold_exceeded", "recoveries", "missed_runs", "stuck_runs", "notifications", "api"):
+    for key in (
+        "started_at",
+        "finished_at",
+        "ds_version",
+        "projects_scanned",
+        "definitions_total",
+        "definitions_checked",
+        "definitions_skipped_by_schedule",
+        "failed_instances",
+        "outside_window",
+        "threshold_exceeded",
+        "recoveries",
+        "missed_runs",
+        "stuck_runs",
+        "notifications",
+        "api",
+    ):
         assert key in data
-    assert set(data["api"]) >= {"calls", "errors", "saved_by_schedule", "cache_hits", "latency_ms_p50",
-                                "latency_ms_p95"}
+    assert set(data["api"]) >= {
+        "calls",
+        "errors",
+        "saved_by_schedule",
+        "cache_hits",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    }
     assert data["api"]["calls"] > 0
 
 

@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,24 +24,32 @@ STATE_FILES = ("recovery_state.json", "notification_rate_limit.json", "schedule_
 
 def monitor_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    env.update({
-        "DS_API_URL": sim.url,
-        "DS_TOKEN": TOKEN,
-        "DS_STATE_DIR": str(tmp_path / "state"),
-        "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
-        "DS_CHECK_INTERVAL": "1",
-        "DS_RETRY__RECOVERY_INTERVAL": "0",
-        "DS_MONITOR__MAX_UNCHECKED_MINUTES": "0",
-        "DS_MAX_FAILURES_FOR_RECOVERY": "5",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DS_API_URL": sim.url,
+            "DS_TOKEN": TOKEN,
+            "DS_STATE_DIR": str(tmp_path / "state"),
+            "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
+            "DS_CHECK_INTERVAL": "1",
+            "DS_RETRY__RECOVERY_INTERVAL": "0",
+            "DS_MONITOR__MAX_UNCHECKED_MINUTES": "0",
+            "DS_MAX_FAILURES_FOR_RECOVERY": "5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
 
 def start_run(env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "run"], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "run"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def seed_failures(sim, count: int) -> list[int]:
@@ -53,8 +60,15 @@ def seed_failures(sim, count: int) -> list[int]:
         for d in range(count // 3):
             definition = sim.add_definition(project, f"wf-{p}-{d}")
             start = now - timedelta(minutes=20 + d)
-            ids.append(sim.add_instance(definition, state=FAILURE, start_time=start,
-                                        end_time=start + timedelta(minutes=1), command_type="START_PROCESS"))
+            ids.append(
+                sim.add_instance(
+                    definition,
+                    state=FAILURE,
+                    start_time=start,
+                    end_time=start + timedelta(minutes=1),
+                    command_type="START_PROCESS",
+                )
+            )
     return ids
 
 
@@ -127,9 +141,14 @@ def test_status_never_sees_a_torn_file_while_run_writes(make_ds_sim, tmp_path):
         seen = 0
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
-            result = subprocess.run([sys.executable, str(ROOT / "main.py"), "status", "--json"],
-                                    env=monitor_env(sim, tmp_path), cwd=tmp_path, capture_output=True, text=True,
-                                    timeout=20)
+            result = subprocess.run(
+                [sys.executable, str(ROOT / "main.py"), "status", "--json"],
+                env=monitor_env(sim, tmp_path),
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             if result.returncode != 0:
                 failures.append(result.stderr)
                 continue
@@ -146,26 +165,45 @@ def test_status_never_sees_a_torn_file_while_run_writes(make_ds_sim, tmp_path):
 def test_config_and_token_errors_are_one_line_with_exit_codes(make_ds_sim, tmp_path):
     sim = make_ds_sim(version="3.2", token=TOKEN)
     env = monitor_env(sim, tmp_path, DS_TOKEN="wrong-token")
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "check"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "401" in result.stderr or "token" in result.stderr.lower()
     assert "wrong-token" not in result.stderr + result.stdout
 
     env = monitor_env(sim, tmp_path, DS_CHECK_INTERVAL="often")
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "check"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: environment variable DS_CHECK_INTERVAL: expected a number, got 'often'"]
+        "error: environment variable DS_CHECK_INTERVAL: expected a number, got 'often'"
+    ]
 
 
 def test_check_json_prints_only_the_report_on_stdout(make_ds_sim, tmp_path):
     sim = make_ds_sim(version="3.3", token=TOKEN)
     ids = seed_failures(sim, 3)
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "check", "--dry-run", "--json"],
-                            env=monitor_env(sim, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "check", "--dry-run", "--json"],
+        env=monitor_env(sim, tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ds_version"] == "3.3"

@@ -28,20 +28,39 @@ def test_demo_detects_recovers_guards_and_notifies():
     # Only the two safe candidates were recovered; feature_build twice (its first recovery fails again).
     executes = [c for c in result.calls if c.method == "POST" and "executors/execute" in c.path]
     assert sorted(c.params["processInstanceId"] for c in executes) == sorted(
-        [str(r["instance_id"]) for rep in result.reports for r in rep.recoveries if r["result"] == "triggered"])
+        [
+            str(r["instance_id"])
+            for rep in result.reports
+            for r in rep.recoveries
+            if r["result"] == "triggered"
+        ]
+    )
     assert len(executes) == 3
     assert any(rep.missed_runs for rep in result.reports)
     assert any(rep.stuck_runs for rep in result.reports)
-    for expected in ("dingtalk would receive", "wework would receive", "email would receive",
-                     "Recovery succeeded", "Repeated failures", "Missed scheduled run", "Run stuck"):
+    for expected in (
+        "dingtalk would receive",
+        "wework would receive",
+        "email would receive",
+        "Recovery succeeded",
+        "Repeated failures",
+        "Missed scheduled run",
+        "Run stuck",
+    ):
         assert expected in text, expected
     assert "demo-token" not in text
 
 
 def test_demo_command_runs_from_the_cli():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "demo", "--sweeps", "2", "--ds-version", "3.3"],
-                            capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "demo", "--sweeps", "2", "--ds-version", "3.3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "DS 3.3" in result.stdout
     assert "recovery" in result.stdout

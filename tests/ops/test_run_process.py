@@ -52,10 +52,23 @@ def start(tmp_path: Path, sim, config_text: str = "", *extra: str) -> subprocess
     config = tmp_path / "config.yaml"
     config.write_text(config_text or "monitor:\n  check_interval: 1\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    env.update({"DS_API_URL": sim.url, "DS_TOKEN": TOKEN, "DS_STATE_DIR": str(tmp_path / "state"),
-                "DS_LOGGING__FILE": str(tmp_path / "monitor.log"), "PYTHONUNBUFFERED": "1"})
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "run", "-c", str(config), *extra],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        {
+            "DS_API_URL": sim.url,
+            "DS_TOKEN": TOKEN,
+            "DS_STATE_DIR": str(tmp_path / "state"),
+            "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "run", "-c", str(config), *extra],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> tuple[str, str]:
@@ -80,12 +93,24 @@ def test_health_metrics_and_status_over_http_during_run(make_ds_sim, tmp_path):
         status, text = get(f"{base}/metrics")
         assert status == 200
         families = {f.name: f for f in text_string_to_metric_families(text)}
-        sweeps = {s.labels["result"]: s.value for s in families["ds_monitor_sweeps"].samples
-                  if s.name == "ds_monitor_sweeps_total"}
+        sweeps = {
+            s.labels["result"]: s.value
+            for s in families["ds_monitor_sweeps"].samples
+            if s.name == "ds_monitor_sweeps_total"
+        }
         assert sweeps["ok"] >= 1
-        assert sum(s.value for s in families["ds_monitor_recoveries"].samples
-                   if s.name == "ds_monitor_recoveries_total") >= 1
-        assert any(s.labels.get("endpoint", "").startswith("GET /projects") for s in families["ds_monitor_ds_calls"].samples)
+        assert (
+            sum(
+                s.value
+                for s in families["ds_monitor_recoveries"].samples
+                if s.name == "ds_monitor_recoveries_total"
+            )
+            >= 1
+        )
+        assert any(
+            s.labels.get("endpoint", "").startswith("GET /projects")
+            for s in families["ds_monitor_ds_calls"].samples
+        )
         status, body = get(f"{base}/status")
         assert status == 200
         assert json.loads(body)["recovery"][0]["instance_id"] >= 1

@@ -106,14 +106,3 @@ class Event:
             if values.get(name) is not None:
                 values[name] = datetime.fromisoformat(values[name])
         return cls(**values)
-
-
-def parse_stamp(stamp: object) -> datetime | None:
-    """An ISO time read back from the state, or None for anything unreadable or naive (hand-edited files)."""
-    if not isinstance(stamp, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

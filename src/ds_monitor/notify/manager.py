@@ -24,12 +24,13 @@ from ds_monitor.config import NotificationConfig
 from ds_monitor.errors import NotifyError
 from ds_monitor.notify.builder import Digest, build_digest, build_test_digest
 from ds_monitor.notify.dingtalk import DingTalkSender
-from ds_monitor.notify.events import Event, parse_stamp
+from ds_monitor.notify.events import Event
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.ratelimit import Admission, admit
 from ds_monitor.notify.transport import TransportLimiter, TransportLimits
 from ds_monitor.notify.webhook import redact
 from ds_monitor.notify.wecom import WeComSender
+from ds_monitor.timestamps import parse_stamp
 
 log = logging.getLogger("ds_monitor.notify")
 

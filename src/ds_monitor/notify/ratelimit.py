@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ds_monitor.config import RateLimitConfig
-from ds_monitor.notify.events import NEVER_SUPPRESSED, Event, parse_stamp
+from ds_monitor.notify.events import NEVER_SUPPRESSED, Event
+from ds_monitor.timestamps import parse_stamp
 
 STATE_VERSION = 1
 # How long memory outlives the rate window before pruning (spec section 5).

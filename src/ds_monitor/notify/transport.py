@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ds_monitor.notify.events import parse_stamp
+from ds_monitor.timestamps import parse_stamp
 
 
 @dataclass(frozen=True)

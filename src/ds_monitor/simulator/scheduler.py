@@ -48,7 +48,9 @@ class SimulatedScheduler:
         self.misfire = misfire
         self.last = start
         self.running: list[_Running] = []
-        self.created: list[tuple[int, int, datetime, str]] = []  # (instance id, definition, fire, final state)
+        self.created: list[
+            tuple[int, int, datetime, str]
+        ] = []  # (instance id, definition, fire, final state)
 
     def advance(self, now: datetime) -> None:
         """Start the instances of every fire in (last advance, now] and end those whose run is over."""
@@ -71,8 +73,9 @@ class SimulatedScheduler:
 
     def run_manually(self, definition_code: int, at: datetime, final_state: str) -> int:
         """A manual (or API) run started at ``at``: no ``scheduleTime``."""
-        instance = self.sim.add_instance(definition_code, state="RUNNING_EXECUTION", start_time=at,
-                                         command_type="START_PROCESS")
+        instance = self.sim.add_instance(
+            definition_code, state="RUNNING_EXECUTION", start_time=at, command_type="START_PROCESS"
+        )
         self.running.append(_Running(instance, at + self.run_for, final_state))
         self.created.append((instance, definition_code, at, final_state))
         return instance
@@ -80,8 +83,13 @@ class SimulatedScheduler:
     def _start(self, definition_code: int, fire: datetime) -> None:
         final = self.outcome(definition_code, fire)
         started = fire + self.start_delay
-        instance = self.sim.add_instance(definition_code, state="RUNNING_EXECUTION", start_time=started,
-                                         schedule_time=fire, command_type="SCHEDULER")
+        instance = self.sim.add_instance(
+            definition_code,
+            state="RUNNING_EXECUTION",
+            start_time=started,
+            schedule_time=fire,
+            command_type="SCHEDULER",
+        )
         self.running.append(_Running(instance, started + self.run_for, final))
         self.created.append((instance, definition_code, fire, final))
 
