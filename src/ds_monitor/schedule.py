@@ -19,11 +19,15 @@ The rules, exactly as implemented (the spec's words, with the readings chosen wh
 4. A definition with an online schedule: each fire time F (evaluated in the schedule's
    ``timezoneId``, within its start/end time) opens an execution window [F, F + ``execution_window``)
    in real elapsed time (DST changes do not stretch or shrink it). While any fire's window is open
-   and no successful instance of that fire (``instance.schedule_time == F``) has been seen, look on
+   and the run of that fire (``instance.schedule_time == F``) has not been seen ending, look on
    every sweep. A fire whose run was seen succeeding asks for no more looks: its window is closed
    for good (the intent stated in the task: "once the run of this fire succeeded, stop looking";
    re-opening the window when the success grows older than the cooldown, as a literal reading of
-   the spec sentence would, only re-checks a run known to be done).
+   the spec sentence would, only re-checks a run known to be done). A run seen ending otherwise
+   (FAILURE, STOP, KILL) closes the window too: that look reported it, and a recovery of it makes
+   the definition busy (rule 2) until the recovery ends. Without this, one failed run kept its
+   whole project queried on every sweep for the full window, which erased most of the savings on a
+   real fleet. A fire with no run at all keeps its window open: Quartz may still start it late.
    ``success_cooldown`` is the span during which the closing success is cited as the reason for
    skipping ("succeeded at 02:10, cooldown until 02:40"); after it the definition is explicitly on
    the ``max_unchecked`` bound alone. It never suspends the bound of rule 3: letting a fresh success
@@ -58,6 +62,7 @@ neither: both notions are defined by the schedule.
         "last_checked": "<UTC ISO>",               # the last query of its project
         "schedule_key": "...", "schedule_since": "<UTC ISO>",   # the online schedule and when first seen
         "successes": {"<fire, UTC ISO>": "<success end, UTC ISO>"},
+        "ended": {"<fire, UTC ISO>": "<end of a run that did not succeed, UTC ISO>"},
         "active": {"<instance id>": {"state": "RUNNING_EXECUTION", "start_time": "<UTC ISO>"}},
         "missed_scanned_until": "<UTC ISO>",       # fires up to here have been judged
         "missed": {"<fire, UTC ISO>": "<reported at>"},
@@ -260,16 +265,19 @@ class ScheduleTracker:
             return _Decision(True, f"schedule {schedule.id} fires more than {MAX_FIRES_PER_WINDOW} times "
                                    "in one execution window", now)
         successes = _read(entry, "successes")
+        settled = {**_read(entry, "ended"), **successes}
         for fire in fires:
-            if _key(fire) not in successes:
+            if _key(fire) not in settled:
                 window_end = _utc(fire) + settings.execution_window
                 return _Decision(True, f"execution window of the {_show(fire)} fire "
                                        f"(until {_show(window_end, fire)}), no success seen yet", now)
         parts = []
         if fires:
             latest = fires[-1]
-            succeeded = parse_stamp(successes[_key(latest)])
-            if succeeded is not None and now < succeeded + settings.success_cooldown:
+            succeeded = parse_stamp(successes.get(_key(latest)))
+            if _key(latest) not in successes:
+                parts.append(f"{_show(latest)} fire's run ended without success (reported)")
+            elif succeeded is not None and now < succeeded + settings.success_cooldown:
                 parts.append(f"{_show(latest)} fire succeeded at {_show(succeeded, latest)}, cooldown until "
                              f"{_show(succeeded + settings.success_cooldown, latest)}")
             else:
@@ -415,7 +423,7 @@ class ScheduleTracker:
     def _prune_entry(self, entry: dict, now: datetime) -> None:
         """Forget fires and reports older than the retention; a stuck report lives while its instance runs."""
         horizon = _utc(now) - self.settings.state_retention
-        for name in ("successes", "missed"):
+        for name in ("successes", "ended", "missed"):
             fires = _table(entry, name)
             for key in [k for k in fires if (parse_stamp(k) or horizon) <= horizon]:
                 del fires[key]
@@ -511,12 +519,15 @@ def _record_schedule(entry: dict, schedules: list[Schedule], now: datetime) -> N
 
 
 def _record_runs(entry: dict, instances: list[Instance], now: datetime) -> None:
-    """Successes per fire (kept) and the instances active right now (replaced: this look saw them all)."""
+    """Ended runs per fire (kept) and the instances active right now (replaced: this look saw them all)."""
     successes = _table(entry, "successes")
+    ended = _table(entry, "ended")
     active: dict[str, dict] = {}
     for instance in instances:
         if instance.state in SUCCESS_STATES and instance.schedule_time is not None:
             successes.setdefault(_key(instance.schedule_time), _iso(instance.end_time or now))
+        elif instance.state not in ACTIVE_STATES and instance.schedule_time is not None:
+            ended.setdefault(_key(instance.schedule_time), _iso(instance.end_time or now))
         elif instance.state in ACTIVE_STATES:
             active[str(instance.id)] = {
                 "state": instance.state,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ds_monitor.ds.models import OFFLINE, RUNNING_EXECUTION, SUCCESS
+from ds_monitor.ds.models import FAILURE, OFFLINE, RUNNING_EXECUTION, SUCCESS
 from tests.schedule.factories import (
     DAILY_0200,
     HOURLY,
@@ -374,3 +374,19 @@ def test_explain_says_why():
     assert t.explain(definition(), schedule(), state, day("02:30")).startswith(
         "wf_1 (1): look: execution window of the 2026-11-23T02:00+08:00 fire")
     assert t.explain(definition(), None, {}, day("02:30")) == "wf_1 (1): look: not checked yet"
+
+
+def test_a_failed_run_seen_ending_closes_its_window_like_a_success():
+    def instances_at(now):
+        if now < day("02:00:03"):
+            return []
+        if now < day("02:10"):
+            return [instance(7, RUNNING_EXECUTION, day("02:00:03"), schedule_time=FIRE)]
+        return [instance(7, FAILURE, day("02:00:03"), schedule_time=FIRE, end_time=day("02:10"))]
+
+    t = tracker(max_unchecked=timedelta(minutes=60))
+    state = checked_state(t, day("01:30"), schedules=[schedule()])
+    sweeps, _, _, _ = simulate(t, [definition()], [schedule()], day("01:35"), day("05:00"),
+                               instances_at=instances_at, state=state)
+    # Reported at 02:10; afterwards only the bound (a recovery would make the definition busy instead).
+    assert look_times(sweeps) == [day("02:00"), day("02:05"), day("02:10"), day("03:10"), day("04:10")]
