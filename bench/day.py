@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
-from ds_monitor.ds.client import DSClient
-from ds_monitor.metrics import ApiMetrics
-from ds_monitor.monitor import Monitor
-from ds_monitor.notify import NotificationManager
+from ds_monitor.monitor import build_monitor
 from ds_monitor.simulator import DSSimulator
 from ds_monitor.simulator.scheduler import SimulatedScheduler
-from ds_monitor.state import StateStore
 
 TOKEN = "day-token"
 DAY_START = datetime(2026, 3, 7, 0, 0, tzinfo=timezone.utc)
@@ -82,15 +78,7 @@ def run_day(
             retry=RetryConfig(auto_recovery=False),
             state_dir=state_dir,
         )
-        metrics = ApiMetrics()
-        client = DSClient(config.dolphinscheduler, metrics=metrics)
-        monitor = Monitor(
-            config,
-            client,
-            StateStore(state_dir),
-            NotificationManager(config.notification, senders=[]),
-            api_metrics=metrics,
-        )
+        monitor = build_monitor(config, senders=[])
         first_seen: dict[int, datetime] = {}
         end = DAY_START + timedelta(hours=hours)
         while clock.now < end:

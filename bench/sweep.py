@@ -23,11 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig  # noqa: E402
-from ds_monitor.ds.client import DSClient  # noqa: E402
-from ds_monitor.metrics import ApiMetrics  # noqa: E402
-from ds_monitor.monitor import Monitor  # noqa: E402
-from ds_monitor.notify import NotificationManager  # noqa: E402
-from ds_monitor.state import StateStore  # noqa: E402
+from ds_monitor.monitor import build_monitor  # noqa: E402
 
 TOKEN = "bench-token"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -74,9 +70,7 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--definitions", type=int, default=200)
     parser.add_argument("--instances", type=int, default=5000)
@@ -105,15 +99,7 @@ def main() -> None:
             retry=RetryConfig(recovery_interval=0),
             state_dir=state_dir,
         )
-        metrics = ApiMetrics()
-        client = DSClient(config.dolphinscheduler, metrics=metrics)
-        monitor = Monitor(
-            config,
-            client,
-            StateStore(state_dir),
-            NotificationManager(config.notification, senders=[]),
-            api_metrics=metrics,
-        )
+        monitor = build_monitor(config, senders=[])
         ds_calls()
         print(
             f"estate: {args.projects} projects x {args.definitions} definitions, {args.instances} instances in "

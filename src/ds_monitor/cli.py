@@ -119,9 +119,7 @@ def _check_selection_against_ds(loaded: LoadedConfig) -> None:
             matched, warnings = select_projects(client.list_projects(), cfg.projects)
             for project, selection in matched:
                 if not selection.monitor_all:
-                    warnings.extend(
-                        select_definitions(project, client.list_definitions(project.code), selection)[1]
-                    )
+                    warnings.extend(select_definitions(project, client.list_definitions(project.code), selection)[1])
             click.echo(
                 f"DS {client.version} at {cfg.dolphinscheduler.api_url}: zone {client.timezone}, "
                 f"{len(matched)} project(s) selected"
@@ -166,9 +164,7 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
         try:
             begin = datetime.fromisoformat(start)
         except ValueError:
-            raise ConfigError(
-                f"--from: {start!r} is not an ISO-8601 date-time such as 2026-01-31T02:00"
-            ) from None
+            raise ConfigError(f"--from: {start!r} is not an ISO-8601 date-time such as 2026-01-31T02:00") from None
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=tz)
     for fire in next_fire_times(expression, zone, begin, count):
@@ -176,31 +172,14 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
 
 
 def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None):
-    """Wire client, state store, notifier and monitor from a loaded configuration."""
-    from ds_monitor.ds.client import DSClient
-    from ds_monitor.metrics import ApiMetrics
-    from ds_monitor.monitor import Monitor
-    from ds_monitor.notify import NotificationManager
-    from ds_monitor.state import StateStore
+    """The monitor for a loaded configuration (the runner calls this again after a reload)."""
+    from ds_monitor.monitor import build_monitor as wire
 
-    cfg = loaded.config
-    api_metrics = ApiMetrics(observer=telemetry.ds_call if telemetry is not None else None)
-    client = DSClient(cfg.dolphinscheduler, metrics=api_metrics)
-    return Monitor(
-        cfg,
-        client,
-        StateStore(cfg.state_dir),
-        NotificationManager(cfg.notification),
-        api_metrics=api_metrics,
-        telemetry=telemetry,
-        dry_run=dry_run,
-    )
+    return wire(loaded.config, dry_run=dry_run, telemetry=telemetry)
 
 
 @cli.command("check")
-@click.option(
-    "--dry-run", is_flag=True, help="Detect and report, but never call a DS action or send a notification."
-)
+@click.option("--dry-run", is_flag=True, help="Detect and report, but never call a DS action or send a notification.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep report as one JSON object on stdout.")
 @common_options
 def check_command(dry_run: bool, as_json: bool) -> None:
@@ -295,12 +274,8 @@ def notify_test() -> None:
 
 
 @cli.command("demo")
-@click.option(
-    "--serve-only", is_flag=True, help="Only serve the simulator with the demo estate until interrupted."
-)
-@click.option(
-    "--port", default=0, type=click.IntRange(0, 65535), help="Port for --serve-only (0 = any free port)."
-)
+@click.option("--serve-only", is_flag=True, help="Only serve the simulator with the demo estate until interrupted.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port for --serve-only (0 = any free port).")
 @click.option(
     "--ds-version",
     default="3.2",

@@ -22,14 +22,10 @@ from ds_monitor.config import (
     NotificationConfig,
     RetryConfig,
 )
-from ds_monitor.ds.client import DSClient
 from ds_monitor.ds.models import COMMAND_COMPLEMENT_DATA, FAILURE, RUNNING_EXECUTION, SUCCESS
-from ds_monitor.metrics import ApiMetrics
-from ds_monitor.monitor import Monitor, SweepReport
-from ds_monitor.notify import NotificationManager
+from ds_monitor.monitor import SweepReport, build_monitor
 from ds_monitor.notify.builder import Digest, render_dingtalk, render_email, render_wecom
 from ds_monitor.simulator import DSSimulator, RecordedCall
-from ds_monitor.state import StateStore
 
 DEMO_TOKEN = "demo-token"
 SWEEP_EVERY = timedelta(minutes=5)
@@ -69,13 +65,9 @@ def seed_demo_estate(sim: DSSimulator, now: datetime) -> DemoEstate:
     data = sim.add_project("data-platform")
     etl = sim.add_definition(data, "daily_etl_job")
     # Fired 40 minutes ago in Shanghai time; its run failed: the monitor recovers it.
-    sim.add_schedule(
-        etl, f"0 {shanghai_fire.minute} {shanghai_fire.hour} * * ? *", timezone_id="Asia/Shanghai"
-    )
+    sim.add_schedule(etl, f"0 {shanghai_fire.minute} {shanghai_fire.hour} * * ? *", timezone_id="Asia/Shanghai")
     fire = shanghai_fire.replace(second=0, microsecond=0)
-    sim.add_instance(
-        etl, state=FAILURE, start_time=fire, end_time=fire + timedelta(minutes=7), schedule_time=fire
-    )
+    sim.add_instance(etl, state=FAILURE, start_time=fire, end_time=fire + timedelta(minutes=7), schedule_time=fire)
     sync = sim.add_definition(data, "hourly_sync_task")
     sim.add_schedule(sync, "0 0 * * * ? *", timezone_id="UTC")
     top = now.replace(minute=0, second=0, microsecond=0)
@@ -210,9 +202,7 @@ def demo_config(api_url: str, state_dir: str, version: str) -> Config:
     )
 
 
-def run_demo(
-    out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None
-) -> DemoResult:
+def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None) -> DemoResult:
     """Run the scripted demo and print what happened."""
     clock = DemoClock((start or datetime.now(timezone.utc)).replace(microsecond=0))
     reports = []
@@ -222,16 +212,8 @@ def run_demo(
     ):
         estate = seed_demo_estate(sim, clock.now)
         config = demo_config(sim.url, state_dir, "auto")
-        metrics = ApiMetrics()
         senders = console_senders()
-        client = DSClient(config.dolphinscheduler, metrics=metrics)
-        monitor = Monitor(
-            config,
-            client,
-            StateStore(state_dir),
-            NotificationManager(config.notification, senders=senders),
-            api_metrics=metrics,
-        )
+        monitor = build_monitor(config, senders=senders)
         out.write(
             f"DS simulator (DS {version}) on {sim.url}: 3 projects, 7 workflows; "
             f"the monitor sweeps every {SWEEP_EVERY.seconds // 60} simulated minutes.\n"
@@ -282,8 +264,7 @@ def _print_sweep(report: SweepReport, out: TextIO) -> None:
         out.write(f"  found    #{row['instance_id']} {row['name']} {row['state']}\n")
     for row in report.threshold_exceeded:
         out.write(
-            f"  systemic definition {row['definition_code']}: {row['failures']} failures in the window, "
-            "notify only\n"
+            f"  systemic definition {row['definition_code']}: {row['failures']} failures in the window, notify only\n"
         )
     for row in report.recoveries:
         out.write(

@@ -172,9 +172,7 @@ def select_definitions(
     for name in selection.workflows:
         definition = by_name.get(name) or by_code.get(name)
         if definition is None:
-            warnings.append(
-                f"workflow {name!r} not found in project {project.name!r}{_closest(name, by_name)}"
-            )
+            warnings.append(f"workflow {name!r} not found in project {project.name!r}{_closest(name, by_name)}")
         else:
             chosen.append(definition)
     return chosen, warnings
@@ -248,9 +246,7 @@ class Monitor:
             with self.store.locked():
                 events = self._sweep(now, report)
         except SweepInterrupted:
-            report.warnings.append(
-                "sweep interrupted by shutdown: state saved, the rest waits for the next start"
-            )
+            report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
             log.info("sweep interrupted by shutdown")
         except MonitorError as err:
             report.error = str(err)
@@ -370,9 +366,7 @@ class Monitor:
                         state=run.state,
                         start_time=run.start_time,
                         detail=run.reason,
-                        ui_url=self.client.instance_ui_url(
-                            project.code, run.instance_id, run.definition_code
-                        ),
+                        ui_url=self.client.instance_ui_url(project.code, run.instance_id, run.definition_code),
                     )
                 )
 
@@ -408,8 +402,7 @@ class Monitor:
                             definition_code=def_code,
                             definition_name=definition.name,
                             failures=len(failed),
-                            detail=f"{len(failed)} failures in {cfg.time_window_hours:g} h: "
-                            "systemic, not recovered",
+                            detail=f"{len(failed)} failures in {cfg.time_window_hours:g} h: systemic, not recovered",
                         )
                     )
                     continue
@@ -439,9 +432,7 @@ class Monitor:
 
         def fetch(pair: tuple[Project, ProjectSelection]):
             project, selection = pair
-            definitions, misses = select_definitions(
-                project, self.client.list_definitions(project.code), selection
-            )
+            definitions, misses = select_definitions(project, self.client.list_definitions(project.code), selection)
             schedules = self.client.list_schedules(project.code) if definitions else []
             return project, definitions, schedules, misses
 
@@ -459,9 +450,7 @@ class Monitor:
                 report.warnings.append(warning)
         return estate
 
-    def _fetch_instances(
-        self, projects: list[Project], start: datetime, end: datetime
-    ) -> dict[int, list[Instance]]:
+    def _fetch_instances(self, projects: list[Project], start: datetime, end: datetime) -> dict[int, list[Instance]]:
         def fetch(project: Project):
             return project.code, self.client.list_instances(project.code, start_from=start, start_to=end)
 
@@ -523,9 +512,7 @@ class Monitor:
             raise SweepInterrupted
         reached = {o.instance_id for o in outcomes}
         if any(i.id not in reached for _, candidates, _ in batches for i in candidates):
-            msg = (
-                f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
-            )
+            msg = f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
             report.warnings.append(msg)
             log.warning("%s", msg)
         for project_code, inst in deferred:
@@ -662,3 +649,28 @@ def _last_trigger_in_project(recovery_state: dict, project_code: int) -> datetim
         if int(e.get("project_code", 0)) == project_code and e.get("last_at")
     ]
     return max(times) if times else None
+
+
+def build_monitor(
+    config: Config, *, senders: list | None = None, dry_run: bool = False, telemetry=None, **client_options
+) -> Monitor:
+    """Wire a monitor from a configuration: DS client with call metrics, state store, notifier.
+
+    ``senders`` replaces the channels built from ``config.notification`` (the demo prints instead of
+    sending; tests pass recorders); ``client_options`` go to :class:`~ds_monitor.ds.client.DSClient`.
+    """
+    from ds_monitor.ds.client import DSClient
+    from ds_monitor.metrics import ApiMetrics
+
+    api_metrics = ApiMetrics(observer=telemetry.ds_call if telemetry is not None else None)
+    client = DSClient(config.dolphinscheduler, metrics=api_metrics, **client_options)
+    notifier = NotificationManager(config.notification, senders=senders)
+    return Monitor(
+        config,
+        client,
+        StateStore(config.state_dir),
+        notifier,
+        api_metrics=api_metrics,
+        telemetry=telemetry,
+        dry_run=dry_run,
+    )

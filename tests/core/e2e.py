@@ -6,11 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
-from ds_monitor.ds.client import DSClient
-from ds_monitor.metrics import ApiMetrics
-from ds_monitor.monitor import Monitor
-from ds_monitor.notify import NotificationManager
-from ds_monitor.state import StateStore
+from ds_monitor.monitor import Monitor, build_monitor
 
 TOKEN = "test-token"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -41,12 +37,8 @@ def make_config(sim, state_dir, *, monitor: dict | None = None, retry: dict | No
 
 
 def make_monitor(config: Config, *, senders=None, dry_run: bool = False) -> Monitor:
-    metrics = ApiMetrics()
-    client = DSClient(config.dolphinscheduler, metrics=metrics, retry_backoff=0.0)
-    notifier = NotificationManager(config.notification, senders=senders if senders is not None else [])
-    return Monitor(
-        config, client, StateStore(config.state_dir), notifier, api_metrics=metrics, dry_run=dry_run
-    )
+    """A monitor with no retry backoff (fast tests) and, unless given, no notification channels."""
+    return build_monitor(config, senders=senders if senders is not None else [], dry_run=dry_run, retry_backoff=0.0)
 
 
 def minutes(n: float) -> timedelta:
