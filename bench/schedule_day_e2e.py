@@ -30,13 +30,18 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=300, help="seconds between sweeps")
     parser.add_argument("--max-unchecked", type=float, default=15, help="monitor.max_unchecked_minutes")
     parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--projects", type=int, default=10, help="the 200 definitions are spread over this many")
     args = parser.parse_args()
     interval = timedelta(seconds=args.interval)
     results = {}
     for optimise in (False, True):
         began = time.perf_counter()
         results[optimise] = run_day(
-            optimise=optimise, interval=interval, hours=args.hours, max_unchecked_minutes=args.max_unchecked
+            optimise=optimise,
+            interval=interval,
+            hours=args.hours,
+            max_unchecked_minutes=args.max_unchecked,
+            projects=args.projects,
         )
         r = results[optimise]
         print(

@@ -23,9 +23,7 @@ from datetime import datetime, timedelta, timezone
 from ds_monitor.config import Config, ProjectSelection
 from ds_monitor.ds.models import (
     ACTIVE_STATES,
-    FAILURE,
     ONLINE,
-    REPORTED_FAILURE_STATES,
     Definition,
     Instance,
     Project,
@@ -36,6 +34,7 @@ from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.recovery import IN_FLIGHT, FollowUp, RecoveryHandler, RecoveryOutcome, RecoveryPolicy
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES, StateStore
+from ds_monitor.triage import triage
 
 log = logging.getLogger("ds_monitor.monitor")
 
@@ -370,12 +369,9 @@ class Monitor:
                     )
                 )
 
-            failures = [i for i in mine if i.state in REPORTED_FAILURE_STATES]
-            in_window = [i for i in failures if i.start_time is None or i.start_time >= now - window]
-            report.outside_window += len(failures) - len(in_window)
-            by_def: dict[int, list[Instance]] = defaultdict(list)
-            for inst in sorted(in_window, key=lambda i: (i.start_time or now, i.id)):
-                by_def[inst.definition_code].append(inst)
+            found = triage(mine, now=now, window=window, max_failures=cfg.max_failures_for_recovery)
+            report.outside_window += found.outside_window
+            for inst in found.failures:
                 report.failed_instances.append(
                     {
                         "project_code": project.code,
@@ -387,27 +383,22 @@ class Monitor:
                     }
                 )
                 events.append(self._instance_event("failure_detected", project, def_by_code, inst))
-            candidates: list[Instance] = []
-            for def_code, failed in by_def.items():
-                if len(failed) > cfg.max_failures_for_recovery:
-                    report.threshold_exceeded.append(
-                        {"project_code": project.code, "definition_code": def_code, "failures": len(failed)}
+            for def_code, count in found.systemic.items():
+                report.threshold_exceeded.append(
+                    {"project_code": project.code, "definition_code": def_code, "failures": count}
+                )
+                events.append(
+                    Event(
+                        kind="threshold_exceeded",
+                        project_code=project.code,
+                        project_name=project.name,
+                        definition_code=def_code,
+                        definition_name=_name(def_by_code, def_code),
+                        failures=count,
+                        detail=f"{count} failures in {cfg.time_window_hours:g} h: systemic, not recovered",
                     )
-                    definition = def_by_code[def_code]
-                    events.append(
-                        Event(
-                            kind="threshold_exceeded",
-                            project_code=project.code,
-                            project_name=project.name,
-                            definition_code=def_code,
-                            definition_name=definition.name,
-                            failures=len(failed),
-                            detail=f"{len(failed)} failures in {cfg.time_window_hours:g} h: systemic, not recovered",
-                        )
-                    )
-                    continue
-                candidates.extend(i for i in failed if i.state == FAILURE)
-            candidates_by_project[project.code] = candidates
+                )
+            candidates_by_project[project.code] = found.candidates
         self.store.save(SCHEDULE, schedule_state)
 
         recovery_state = self._recover(
