@@ -28,12 +28,7 @@ def test_demo_detects_recovers_guards_and_notifies():
     # Only the two safe candidates were recovered; feature_build twice (its first recovery fails again).
     executes = [c for c in result.calls if c.method == "POST" and "executors/execute" in c.path]
     assert sorted(c.params["processInstanceId"] for c in executes) == sorted(
-        [
-            str(r["instance_id"])
-            for rep in result.reports
-            for r in rep.recoveries
-            if r["result"] == "triggered"
-        ]
+        [str(r["instance_id"]) for rep in result.reports for r in rep.recoveries if r["result"] == "triggered"]
     )
     assert len(executes) == 3
     assert any(rep.missed_runs for rep in result.reports)
@@ -65,3 +60,31 @@ def test_demo_command_runs_from_the_cli():
     assert "DS 3.3" in result.stdout
     assert "recovery" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_serve_only_prints_url_and_token_and_serves_until_sigterm():
+    import json
+    import signal
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "demo", "--serve-only", "--ds-version", "3.3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        url = next(line.split("=", 1)[1].strip() for line in lines if "DS_API_URL=" in line)
+        token = next(line.split("=", 1)[1].strip() for line in lines if "DS_TOKEN=" in line)
+        request = urllib.request.Request(f"{url}/projects/list", headers={"token": token})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            names = sorted(p["name"] for p in json.loads(response.read())["data"])
+        assert names == ["bi-reports", "data-platform", "ml-pipelines"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
