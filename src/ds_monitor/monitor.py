@@ -33,7 +33,7 @@ from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.recovery import IN_FLIGHT, FollowUp, RecoveryHandler, RecoveryOutcome, RecoveryPolicy
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES, StateStore
+from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES, ReadOnlyStore, StateStore
 from ds_monitor.triage import triage
 
 log = logging.getLogger("ds_monitor.monitor")
@@ -210,7 +210,7 @@ class Monitor:
     ):
         self.config = config
         self.client = client
-        self.store = store
+        self.store = ReadOnlyStore(store) if dry_run else store
         self.notifier = notifier
         self.api_metrics = api_metrics
         self.telemetry = telemetry
@@ -220,7 +220,7 @@ class Monitor:
         retry = config.retry
         self.recovery = RecoveryHandler(
             client,
-            store,
+            self.store,
             RecoveryPolicy(
                 max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run
             ),
@@ -472,19 +472,16 @@ class Monitor:
         interval = timedelta(seconds=self.config.retry.recovery_interval)
         batches, deferred = [], []
         for project_code, candidates in candidates_by_project.items():
-            candidates = sorted(candidates, key=lambda i: (i.start_time or now, i.id))
-            if interval and candidates:
-                # One recovery per project per interval; the others wait for a later sweep instead of
-                # blocking this one.
-                last = _last_trigger_in_project(state, project_code)
-                if last is not None and now - last < interval:
-                    deferred.extend((project_code, i) for i in candidates)
-                    continue
-                deferred.extend((project_code, i) for i in candidates[1:])
-                candidates = candidates[:1]
-            if candidates:
-                newer = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
-                batches.append((project_code, candidates, newer))
+            if not candidates:
+                continue
+            last = _last_trigger_in_project(state, project_code) if interval else None
+            if last is not None and now - last < interval:
+                # A recovery in this project is younger than the interval: wait for a later sweep
+                # instead of blocking this one.
+                deferred.extend((project_code, i) for i in candidates)
+                continue
+            newer = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
+            batches.append((project_code, candidates, newer))
 
         def keep_going() -> bool:
             return not self.stop_requested() and self.monotonic() <= deadline
@@ -497,6 +494,7 @@ class Monitor:
             definition_online=online,
             executor=self._pool,
             keep_going=keep_going,
+            one_per_project=bool(interval),
         )
         if self.stop_requested():
             self.store.save(RECOVERY, state)
@@ -512,7 +510,7 @@ class Monitor:
                     instance_id=inst.id,
                     attempt=0,
                     result="skipped_state",
-                    detail="deferred: retry.recovery_interval between recoveries in one project",
+                    detail="deferred: a recovery in this project is younger than retry.recovery_interval",
                     project_code=project_code,
                     definition_code=inst.definition_code,
                 )
@@ -591,8 +589,12 @@ class Monitor:
         """Dispatch every sweep, even without new events: carried-over sends go out with it.
 
         The lock is held only to read and write the rate-limit file, not while channels are slow,
-        so ``status`` never waits on an SMTP timeout.
+        so ``status`` never waits on an SMTP timeout. With no channel enabled nothing is announced,
+        so nothing may be marked announced or counted against the rate limit either: enabling a
+        channel later must not silence incidents that nobody was told about.
         """
+        if not self.notifier.channels:
+            return
         try:
             with self.store.locked():
                 state = self.store.load(RATE_LIMIT)

@@ -453,8 +453,13 @@ class RecoveryHandler:
         definition_online: Mapping[int, bool] | None = None,
         executor: Executor | None = None,
         keep_going: Callable[[], bool] = lambda: True,
+        one_per_project: bool = False,
     ) -> tuple[list[RecoveryOutcome], dict]:
         """Recover several projects' candidates, projects in parallel, each project's oldest first.
+
+        ``one_per_project`` (``retry.recovery_interval``): after a project's first triggered
+        recovery its remaining candidates are deferred to a later sweep. Candidates the guards turn
+        down do not use the slot, so a backfill failure cannot block the real ones behind it.
 
         ``batches`` holds (project_code, candidates, ids with a newer active run). With an
         ``executor`` the projects run in its threads, else one after the other. All threads share
@@ -466,10 +471,17 @@ class RecoveryHandler:
 
         def run(batch: tuple[int, list[Instance], set[int]]) -> list[RecoveryOutcome]:
             project_code, candidates, newer_active = batch
-            outcomes = []
+            outcomes: list[RecoveryOutcome] = []
             for candidate in sorted(candidates, key=_oldest_first):
                 if not keep_going():
                     break
+                if one_per_project and any(o.result == TRIGGERED for o in outcomes):
+                    record = journal["instances"].get(str(candidate.id))
+                    outcomes.append(RecoveryOutcome(
+                        instance_id=candidate.id, attempt=attempts_so_far(record, candidate), result=SKIPPED_STATE,
+                        detail="deferred: one recovery per project per retry.recovery_interval",
+                        project_code=project_code, definition_code=candidate.definition_code))
+                    continue
                 online = definition_online.get(candidate.definition_code) if definition_online else None
                 outcomes.append(self._recover_one(
                     project_code, candidate, candidate.id in newer_active, online, now, journal

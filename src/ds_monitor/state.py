@@ -298,3 +298,27 @@ class StateStore:
         if name not in STATE_FILES:
             raise ValueError(f"unknown state file {name!r}; expected one of {', '.join(STATE_FILES)}")
         return self.state_dir / name
+
+
+class ReadOnlyStore:
+    """A view of a :class:`StateStore` that reads and locks like it but never writes.
+
+    ``check --dry-run`` works on this: it must not mark runs as checked, missed runs as reported or
+    follow-ups as announced, or the real run after it would skip them.
+    """
+
+    def __init__(self, store: StateStore):
+        self._store = store
+        self.warnings = store.warnings
+
+    def load(self, name: str) -> dict:
+        return self._store.load(name)
+
+    def locked(self):
+        return self._store.locked()
+
+    def snapshot(self) -> dict[str, dict]:
+        return self._store.snapshot()
+
+    def save(self, name: str, data: dict) -> None:
+        """Nothing is written."""

@@ -40,9 +40,7 @@ def test_failure_in_window_is_recovered_once_and_followed_to_success(sim, tmp_pa
     first = monitor.sweep(NOW)
     assert first.ok, first.error
     assert [r["instance_id"] for r in first.failed_instances] == [instance]
-    assert [(r["instance_id"], r["attempt"], r["result"]) for r in first.recoveries] == [
-        (instance, 1, "triggered")
-    ]
+    assert [(r["instance_id"], r["attempt"], r["result"]) for r in first.recoveries] == [(instance, 1, "triggered")]
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 1
     # 3.2: the command waits for a master; the instance is still FAILURE but must not be recovered again.
     second = monitor.sweep(NOW + minutes(1))
@@ -74,9 +72,7 @@ def test_definition_over_threshold_is_never_recovered(sim, tmp_path):
     project, definition, _ = one_failure(sim)
     sim.add_instance(definition, state=FAILURE, start_time=NOW - minutes(90), end_time=NOW - minutes(80))
     report = make_monitor(make_config(sim, tmp_path)).sweep(NOW)
-    assert report.threshold_exceeded == [
-        {"project_code": project, "definition_code": definition, "failures": 2}
-    ]
+    assert report.threshold_exceeded == [{"project_code": project, "definition_code": definition, "failures": 2}]
     assert report.recoveries == []
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0
 
@@ -195,3 +191,39 @@ def test_user_zone_offset_neither_hides_nor_invents_failures(make_ds_sim, tmp_pa
     config = make_config(sim, tmp_path, monitor={"max_failures_for_recovery": 5, "execution_window_hours": 1})
     report = make_monitor(config).sweep(NOW)
     assert [r["instance_id"] for r in report.failed_instances] == [inside]
+
+
+def test_recovery_interval_slot_is_not_taken_by_a_guarded_candidate(sim, tmp_path):
+    project = sim.add_project("p")
+    backfill_def = sim.add_definition(project, "backfill")
+    sim.add_instance(backfill_def, state=FAILURE, start_time=NOW - minutes(90), command_type=COMMAND_COMPLEMENT_DATA)
+    defs = [sim.add_definition(project, f"etl_{n}") for n in range(2)]
+    first = sim.add_instance(defs[0], state=FAILURE, start_time=NOW - minutes(60))
+    second = sim.add_instance(defs[1], state=FAILURE, start_time=NOW - minutes(30))
+    monitor = make_monitor(make_config(sim, tmp_path, retry={"recovery_interval": 30}))
+    report = monitor.sweep(NOW)
+    results = {r["instance_id"]: r["result"] for r in report.recoveries}
+    assert results[first] == "triggered"
+    assert results[second] == "skipped_state"
+    assert sim.count_calls(method="POST", path_contains=EXECUTE) == 1
+    later = monitor.sweep(NOW + minutes(1))
+    assert {r["instance_id"]: r["result"] for r in later.recoveries}[second] == "triggered"
+
+
+def test_dry_run_leaves_no_trace_for_the_real_run(sim, tmp_path):
+    one_failure(sim)
+    sender = RecordingSender()
+    make_monitor(make_config(sim, tmp_path), senders=[sender], dry_run=True).sweep(NOW)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".json") == []
+    real = make_monitor(make_config(sim, tmp_path), senders=[sender]).sweep(NOW + minutes(1))
+    assert [r["result"] for r in real.recoveries] == ["triggered"]
+    assert [item.kind for d in sender.digests for item in d.items].count("failure_detected") == 1
+
+
+def test_without_channels_nothing_is_marked_announced(sim, tmp_path):
+    one_failure(sim)
+    make_monitor(make_config(sim, tmp_path), senders=[]).sweep(NOW)
+    assert not (tmp_path / "notification_rate_limit.json").exists()
+    sender = RecordingSender()
+    make_monitor(make_config(sim, tmp_path), senders=[sender]).sweep(NOW + minutes(1))
+    assert "failure_detected" in [item.kind for d in sender.digests for item in d.items]

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -120,6 +121,8 @@ class DSClient:
         self._monotonic = monotonic
         self._version: str | None = None if config.api_version == "auto" else config.api_version
         self._zone: tzinfo | None = None
+        # The monitor fetches projects in parallel: the first threads must not each ask DS.
+        self._learn_lock = threading.RLock()
         if config.server_timezone != "auto":
             try:
                 self._zone = wire.parse_zone(config.server_timezone)
@@ -153,16 +156,18 @@ class DSClient:
     @property
     def version(self) -> str:
         """ "3.0" .. "3.3"; with ``api_version: auto`` one probe decides the family on first use."""
-        if self._version is None:
-            self._version = self._detect_version()
-            log.info("DolphinScheduler API family detected: %s", self._version)
+        with self._learn_lock:
+            if self._version is None:
+                self._version = self._detect_version()
+                log.info("DolphinScheduler API family detected: %s", self._version)
         return self._version
 
     @property
     def timezone(self) -> tzinfo:
         """The zone DS prints dates and reads date filters in for this token (ds-api.md 6.1)."""
-        if self._zone is None:
-            self._zone = self._user_zone(self._call("GET", wire.USER_INFO_PATH))
+        with self._learn_lock:
+            if self._zone is None:
+                self._zone = self._user_zone(self._call("GET", wire.USER_INFO_PATH))
         return self._zone
 
     @property

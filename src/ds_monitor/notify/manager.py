@@ -116,6 +116,11 @@ class NotificationManager:
         self._senders: list[Sender] = build_senders(config) if senders is None else list(senders)
         self._sleep = sleep
 
+    @property
+    def channels(self) -> list[str]:
+        """The names of the channels this manager sends to."""
+        return [sender.name for sender in self._senders]
+
     def dispatch(
         self, events: list[Event], state: dict, now: datetime, *, dry_run: bool = False
     ) -> tuple[list[NotificationResult], dict]:
