@@ -18,6 +18,7 @@ from ds_monitor import __version__
 from ds_monitor.config import LoadedConfig
 from ds_monitor.errors import MonitorError
 from ds_monitor.monitor import describe_failure_reason
+from ds_monitor.state import exclusive_run
 
 log = logging.getLogger("ds_monitor.runner")
 
@@ -87,7 +88,11 @@ class Runner:
             signal.signal(signal.SIGHUP, self.request_reload)
 
     def run(self) -> int:
-        """Loop until stopped; return the process exit code."""
+        """Loop until stopped; return the process exit code. One ``run`` per state directory."""
+        with exclusive_run(self.loaded.config.state_dir):
+            return self._run()
+
+    def _run(self) -> int:
         from ds_monitor.http_endpoint import Health, HealthServer
         from ds_monitor.status import collect_status
         from ds_monitor.telemetry import MonitorMetrics

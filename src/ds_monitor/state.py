@@ -300,6 +300,35 @@ class StateStore:
         return self.state_dir / name
 
 
+@contextmanager
+def exclusive_run(state_dir: str | Path) -> Iterator[None]:
+    """Held by ``run`` for its lifetime: a second daemon on the same state files is refused.
+
+    The per-sweep lock keeps ``check`` and ``status`` safe beside a running daemon; two daemons
+    would each sweep between the other's sweeps and double every notification.
+    """
+    path = Path(state_dir) / ".run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            raise StateError(
+                f"another `ds-monitor run` (pid {owner}) already uses state_dir {state_dir}; "
+                "stop it or give this one its own state_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
 class ReadOnlyStore:
     """A view of a :class:`StateStore` that reads and locks like it but never writes.
 

@@ -100,16 +100,11 @@ def test_health_metrics_and_status_over_http_during_run(make_ds_sim, tmp_path):
         }
         assert sweeps["ok"] >= 1
         assert (
-            sum(
-                s.value
-                for s in families["ds_monitor_recoveries"].samples
-                if s.name == "ds_monitor_recoveries_total"
-            )
+            sum(s.value for s in families["ds_monitor_recoveries"].samples if s.name == "ds_monitor_recoveries_total")
             >= 1
         )
         assert any(
-            s.labels.get("endpoint", "").startswith("GET /projects")
-            for s in families["ds_monitor_ds_calls"].samples
+            s.labels.get("endpoint", "").startswith("GET /projects") for s in families["ds_monitor_ds_calls"].samples
         )
         status, body = get(f"{base}/status")
         assert status == 200
@@ -143,3 +138,18 @@ def test_sighup_reloads_config_and_keeps_the_old_one_when_invalid(make_ds_sim, t
         assert proc.poll() is None
     finally:
         stop(proc)
+
+
+def test_a_second_run_on_the_same_state_dir_is_refused(make_ds_sim, tmp_path):
+    sim = make_ds_sim(version="3.2", token=TOKEN)
+    sim.add_project("p")
+    first = start(tmp_path, sim)
+    try:
+        wait_for(lambda: (tmp_path / "monitor.log").exists() and "sweep done" in (tmp_path / "monitor.log").read_text())
+        second = start(tmp_path, sim)
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 1
+        assert f"another `ds-monitor run` (pid {first.pid}) already uses state_dir" in err
+        assert "Traceback" not in err
+    finally:
+        stop(first)
