@@ -215,7 +215,7 @@ class LoadedConfig:
         rows = []
         for key in _leaf_keys(Config):
             value = _get_dotted(self.config, key)
-            rows.append((key, mask_value(key, value), self.sources.get(key, "default")))
+            rows.append((key, mask_value(key, value) or '""', self.sources.get(key, "default")))
         projects = self.config.projects
         shown = ", ".join(_describe_project(p) for p in projects) if projects else "(all visible projects)"
         rows.append(("projects", shown, self.sources.get("projects", "default")))
@@ -451,15 +451,11 @@ def _parse_projects(raw: object, path: str) -> tuple[ProjectSelection, ...]:
         selections = []
         for item in raw:
             if not isinstance(item, (str, int)) or isinstance(item, bool):
-                raise ConfigError(
-                    f"{path}: projects: list items must be project names or codes, got {item!r}"
-                )
+                raise ConfigError(f"{path}: projects: list items must be project names or codes, got {item!r}")
             selections.append(ProjectSelection(name=str(item)))
         return tuple(selections)
     if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{path}: projects must be a mapping of project names or a list, got {_type_name(raw)}"
-        )
+        raise ConfigError(f"{path}: projects must be a mapping of project names or a list, got {_type_name(raw)}")
     selections = []
     for name, body in raw.items():
         where = f"{path}: projects.{name}"
@@ -555,7 +551,7 @@ def _validate(config: Config, sources: dict[str, str]) -> None:
             origin = f"environment variable {source[4:]}" if source.startswith("env:") else key
             if origin != key:
                 origin = f"{key} ({origin})"
-            raise ConfigError(f"{origin}: must be {expected}, got {mask_value(key, value)!r}")
+            raise ConfigError(f"{origin}: must be {expected}, got {mask_value(key, value) or '(empty)'}")
     from ds_monitor.notify import validate_notification_config
 
     validate_notification_config(config.notification)

@@ -231,6 +231,7 @@ class Monitor:
         self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_PROJECTS, thread_name_prefix="ds-monitor")
         self.stop_requested: Callable[[], bool] = lambda: False
         self._warned: set[str] = set()
+        self._announced_connection = False
 
     # -- the sweep ---------------------------------------------------------------------------------
 
@@ -283,6 +284,9 @@ class Monitor:
         deadline = self.monotonic() + self.config.monitor.timeout
         cfg = self.config.monitor
         report.ds_version = self.client.version
+        if not self._announced_connection:
+            self._announced_connection = True
+            log.info("DS %s; dates are read and written in zone %s", report.ds_version, self.client.timezone)
         estate = self._fetch_estate(report)
         report.definitions_total = sum(len(d) for d in estate.definitions.values())
 
@@ -292,6 +296,9 @@ class Monitor:
         plan = self.tracker.plan(
             estate.all_definitions(), estate.all_schedules(), schedule_state, now, busy_definitions=busy
         )
+        if log.isEnabledFor(logging.DEBUG):
+            for code, reason in plan.skipped.items():
+                log.debug("definition %s not looked at: %s", code, reason)
         to_query = [p for p in estate.projects if p.code in plan.projects_to_query]
         report.projects_scanned = len(to_query)
         queried_defs = [d for p in to_query for d in estate.definitions[p.code]]

@@ -175,12 +175,12 @@ class Runner:
         if not report.ok:
             return
         log.info(
-            "sweep done: %d projects queried, %d failed in window, %d over threshold, %d recoveries, "
+            "sweep done: %d projects queried, %d failed in window, %d over threshold, %d recoveries triggered, "
             "%d missed, %d stuck, %d DS calls (%d saved by schedule)",
             report.projects_scanned,
             len(report.failed_instances),
             len(report.threshold_exceeded),
-            len(report.recoveries),
+            sum(1 for row in report.recoveries if row["result"] == "triggered"),
             len(report.missed_runs),
             len(report.stuck_runs),
             report.api.get("calls", 0),
