@@ -102,6 +102,7 @@ def setup_logging(
     root.setLevel(logging.WARNING)
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(numeric)
-    # urllib3 prints request lines with webhook keys at DEBUG; only its warnings are useful here.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # urllib3 prints request lines with webhook keys at DEBUG and a warning per retry; the DS client
+    # and the senders report the outcome as one line of their own.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     return logger
