@@ -31,7 +31,14 @@ from ds_monitor.ds.models import (
 )
 from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
-from ds_monitor.recovery import IN_FLIGHT, FollowUp, RecoveryHandler, RecoveryOutcome, RecoveryPolicy
+from ds_monitor.recovery import (
+    FollowUp,
+    RecoveryHandler,
+    RecoveryOutcome,
+    RecoveryPolicy,
+    busy_definitions,
+    last_call_in_project,
+)
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES, ReadOnlyStore, StateStore
 from ds_monitor.triage import triage
@@ -292,7 +299,7 @@ class Monitor:
 
         recovery_state = self.store.load(RECOVERY)
         schedule_state = self.store.load(SCHEDULE)
-        busy = frozenset(int(r["definition_code"]) for r in _in_flight(recovery_state))
+        busy = busy_definitions(recovery_state)
         plan = self.tracker.plan(
             estate.all_definitions(), estate.all_schedules(), schedule_state, now, busy_definitions=busy
         )
@@ -481,7 +488,7 @@ class Monitor:
         for project_code, candidates in candidates_by_project.items():
             if not candidates:
                 continue
-            last = _last_trigger_in_project(state, project_code) if interval else None
+            last = last_call_in_project(state, project_code) if interval else None
             if last is not None and now - last < interval:
                 # A recovery in this project is younger than the interval: wait for a later sweep
                 # instead of blocking this one.
@@ -634,21 +641,6 @@ def _result_row(result: NotificationResult) -> dict:
 def _name(def_by_code: dict[int, Definition], code: int) -> str:
     definition = def_by_code.get(code)
     return definition.name if definition else str(code)
-
-
-def _in_flight(recovery_state: dict) -> list[dict]:
-    """Journal entries whose recovery is triggered and not yet ended (those definitions need a look)."""
-    entries = recovery_state.get("instances", {})
-    return [e for e in entries.values() if e.get("status") in IN_FLIGHT]
-
-
-def _last_trigger_in_project(recovery_state: dict, project_code: int) -> datetime | None:
-    times = [
-        datetime.fromisoformat(e["last_at"])
-        for e in recovery_state.get("instances", {}).values()
-        if int(e.get("project_code", 0)) == project_code and e.get("last_at")
-    ]
-    return max(times) if times else None
 
 
 def build_monitor(

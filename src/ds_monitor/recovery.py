@@ -351,6 +351,23 @@ def prune_journal(state: dict, now: datetime, window: timedelta) -> dict:
     return {**state, "instances": kept}
 
 
+def busy_definitions(state: dict) -> frozenset[int]:
+    """Definitions with a recovery triggered and not yet ended: they need a look every sweep."""
+    journal = normalise_journal(state)
+    return frozenset(r["definition_code"] for r in journal["instances"].values() if r["status"] in IN_FLIGHT)
+
+
+def last_call_in_project(state: dict, project_code: int) -> datetime | None:
+    """When this monitor last asked DS to recover an instance of the project (``recovery_interval``)."""
+    journal = normalise_journal(state)
+    times = [
+        _parse(r["last_at"])
+        for r in journal["instances"].values()
+        if r["project_code"] == project_code and r.get("last_at")
+    ]
+    return max(times, default=None)
+
+
 def recovery_status(state: dict, now: datetime) -> list[dict]:
     """Rows for ``status``: one per journaled instance, the latest activity first."""
     journal = normalise_journal(state)

@@ -100,21 +100,15 @@ def record(
             2,
             id="journal-and-ds-agree",
         ),
-        pytest.param(
-            None, failed(run_times=3, command_type=COMMAND_RECOVER_FAILED), 2, id="journal-lost-ds-counts"
-        ),
+        pytest.param(None, failed(run_times=3, command_type=COMMAND_RECOVER_FAILED), 2, id="journal-lost-ds-counts"),
         pytest.param(
             record("failed", attempts=1),
             failed(run_times=4, command_type=COMMAND_RECOVER_FAILED),
             3,
             id="someone-else-recovered-too",
         ),
-        pytest.param(
-            record("unknown", attempts=2), failed(run_times=1), 2, id="journal-counts-unconfirmed-calls"
-        ),
-        pytest.param(
-            None, failed(run_times=5, command_type="REPEAT_RUNNING"), 0, id="manual-rerun-starts-afresh"
-        ),
+        pytest.param(record("unknown", attempts=2), failed(run_times=1), 2, id="journal-counts-unconfirmed-calls"),
+        pytest.param(None, failed(run_times=5, command_type="REPEAT_RUNNING"), 0, id="manual-rerun-starts-afresh"),
     ],
 )
 def test_attempts_so_far(rec, instance, expected):
@@ -408,9 +402,7 @@ class FakeDS:
         if inst.state != FAILURE:
             raise DSApiError({"3.2": 50015, "3.3": 10000}.get(self.version, 50006), "state does not allow it")
         if self.version in ("3.0", "3.1") and instance_id in self.queued:
-            raise DSApiError(
-                50009, f"process instance {inst.definition_code} is executing the command, please wait"
-            )
+            raise DSApiError(50009, f"process instance {inst.definition_code} is executing the command, please wait")
         if self.version == "3.3":
             self.set(
                 instance_id,
@@ -456,14 +448,10 @@ class CrashingStore(StateStore):
 
 
 def handler_for(ds: FakeDS, tmp_path, *, store: StateStore | None = None, **policy) -> RecoveryHandler:
-    return RecoveryHandler(
-        ds, store or StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT
-    )
+    return RecoveryHandler(ds, store or StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT)
 
 
-def sweep(
-    handler: RecoveryHandler, ds: FakeDS, now: datetime, *ids: int, state: dict | None = None, newer=()
-):
+def sweep(handler: RecoveryHandler, ds: FakeDS, now: datetime, *ids: int, state: dict | None = None, newer=()):
     """One recovery step as the monitor runs it: state from disk, every id a candidate."""
     state = handler.store.load(RECOVERY) if state is None else state
     return handler.recover(
@@ -504,9 +492,7 @@ def test_candidates_are_recovered_oldest_first(tmp_path):
 @pytest.mark.parametrize(
     "code, state_after, detail, status, held",
     [
-        pytest.param(
-            50004, None, "the workflow definition is offline (DS 50004", "rejected", True, id="50004-offline"
-        ),
+        pytest.param(50004, None, "the workflow definition is offline (DS 50004", "rejected", True, id="50004-offline"),
         pytest.param(
             50006,
             None,
@@ -523,12 +509,8 @@ def test_candidates_are_recovered_oldest_first(tmp_path):
             False,
             id="50006-someone-else-acted",
         ),
-        pytest.param(
-            50015, RUNNING_EXECUTION, "someone else acted (DS 50015", "rejected", False, id="50015-v3.2"
-        ),
-        pytest.param(
-            10000, SUBMITTED_SUCCESS, "someone else acted (DS 10000", "rejected", False, id="10000-v3.3"
-        ),
+        pytest.param(50015, RUNNING_EXECUTION, "someone else acted (DS 50015", "rejected", False, id="50015-v3.2"),
+        pytest.param(10000, SUBMITTED_SUCCESS, "someone else acted (DS 10000", "rejected", False, id="10000-v3.3"),
         pytest.param(
             50009,
             None,
@@ -538,9 +520,7 @@ def test_candidates_are_recovered_oldest_first(tmp_path):
             id="50009-in-progress",
         ),
         pytest.param(50001, None, "instance no longer exists (DS 50001", "gone", False, id="50001-gone"),
-        pytest.param(
-            10025, None, "no master server is running (DS 10025", "rejected", False, id="10025-transient"
-        ),
+        pytest.param(10025, None, "no master server is running (DS 10025", "rejected", False, id="10025-transient"),
         pytest.param(30002, None, "DS refused (DS 30002", "rejected", True, id="30002-other"),
     ],
 )
@@ -591,9 +571,7 @@ def test_no_answer_is_never_repeated_until_the_instance_shows_it(tmp_path):
     assert ds.calls == [4711]
 
     ds.master_pickup()  # the lost call had reached DS after all
-    follow, state = handler.follow_up(
-        ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=11)
-    )
+    follow, state = handler.follow_up(ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=11))
     assert follow == [] and state["instances"]["4711"]["status"] == "running"
     ds.set(4711, state=FAILURE)
     follow, _ = handler.follow_up(ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=20))
@@ -667,9 +645,7 @@ def test_a_restart_after_a_crash_never_recovers_twice(tmp_path, arrange, ds_acte
     if ds_acted:
         ds.master_pickup()
         ds.set(4711, state=FAILURE)
-        follow, _ = restarted.follow_up(
-            ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(minutes=5)
-        )
+        follow, _ = restarted.follow_up(ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(minutes=5))
         assert [(f.kind, f.attempt) for f in follow] == [("recovery_failed", 1)]
     outcomes, _ = sweep(restarted, ds, NOW + TIMEOUT + timedelta(minutes=1))
     assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
@@ -692,9 +668,7 @@ def test_v32_duplicate_command_is_never_queued_while_pending(tmp_path):
         assert outcomes[0].detail.startswith("recovery pending since 2024-06-01T03:00:00+00:00")
     assert ds.queued == [4711] and ds.calls == [4711]
     ds.master_pickup()
-    follow, state = handler.follow_up(
-        ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=6)
-    )
+    follow, state = handler.follow_up(ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=6))
     assert follow == [] and state["instances"]["4711"]["status"] == "running"
 
 
@@ -878,8 +852,37 @@ def test_recovery_status_rows():
             "attempts": 1,
             "last_result": "triggered",
             "last_at": "2024-06-01T02:29:00+00:00",
-            "outcome": "pending, overdue since 2024-06-01T02:59:00+00:00: "
-            "the next sweep may recover it again",
+            "outcome": "pending, overdue since 2024-06-01T02:59:00+00:00: the next sweep may recover it again",
         },
     ]
     assert recovery_status({}, NOW) == []
+
+
+def test_busy_definitions_and_last_call_come_from_the_journal():
+    from datetime import datetime, timezone
+
+    from ds_monitor.recovery import busy_definitions, last_call_in_project
+
+    def record(instance_id, status, project, at):
+        return {
+            "instance_id": instance_id,
+            "project_code": project,
+            "definition_code": instance_id * 10,
+            "attempts": 1,
+            "run_times_before": 1,
+            "status": status,
+            "last_at": at,
+        }
+
+    state = {
+        "version": 1,
+        "instances": {
+            "1": record(1, "pending", 7, "2026-11-23T10:00:00+00:00"),
+            "2": record(2, "succeeded", 7, "2026-11-23T11:00:00+00:00"),
+            "3": record(3, "running", 8, "2026-11-23T09:00:00+00:00"),
+        },
+    }
+    assert busy_definitions(state) == frozenset({10, 30})
+    assert last_call_in_project(state, 7) == datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+    assert last_call_in_project(state, 9) is None
+    assert busy_definitions({}) == frozenset()
