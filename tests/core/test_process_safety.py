@@ -52,6 +52,13 @@ def start_run(env: dict[str, str], cwd: Path) -> subprocess.Popen:
     )
 
 
+def run_main(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """One short-lived CLI command (check, status) to completion."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=30
+    )
+
+
 def seed_failures(sim, count: int) -> list[int]:
     now = datetime.now(timezone.utc)
     ids = []
@@ -141,14 +148,7 @@ def test_status_never_sees_a_torn_file_while_run_writes(make_ds_sim, tmp_path):
         seen = 0
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
-            result = subprocess.run(
-                [sys.executable, str(ROOT / "main.py"), "status", "--json"],
-                env=monitor_env(sim, tmp_path),
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=20,
-            )
+            result = run_main("status", "--json", env=monitor_env(sim, tmp_path), cwd=tmp_path)
             if result.returncode != 0:
                 failures.append(result.stderr)
                 continue
@@ -165,28 +165,14 @@ def test_status_never_sees_a_torn_file_while_run_writes(make_ds_sim, tmp_path):
 def test_config_and_token_errors_are_one_line_with_exit_codes(make_ds_sim, tmp_path):
     sim = make_ds_sim(version="3.2", token=TOKEN)
     env = monitor_env(sim, tmp_path, DS_TOKEN="wrong-token")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "check"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_main("check", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "401" in result.stderr or "token" in result.stderr.lower()
     assert "wrong-token" not in result.stderr + result.stdout
 
     env = monitor_env(sim, tmp_path, DS_CHECK_INTERVAL="often")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "check"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_main("check", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: environment variable DS_CHECK_INTERVAL: expected a number, got 'often'"
@@ -196,14 +182,7 @@ def test_config_and_token_errors_are_one_line_with_exit_codes(make_ds_sim, tmp_p
 def test_check_json_prints_only_the_report_on_stdout(make_ds_sim, tmp_path):
     sim = make_ds_sim(version="3.3", token=TOKEN)
     ids = seed_failures(sim, 3)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "check", "--dry-run", "--json"],
-        env=monitor_env(sim, tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_main("check", "--dry-run", "--json", env=monitor_env(sim, tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ds_version"] == "3.3"
