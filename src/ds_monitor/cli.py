@@ -10,12 +10,14 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
 from ds_monitor import __version__
+from ds_monitor.clock import utc_now
 from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config
 from ds_monitor.errors import ConfigError, MonitorError
 from ds_monitor.logging_setup import redact, setup_logging
@@ -29,6 +31,8 @@ class Options:
 
     config_path: str | None = None
     log_level: str | None = None
+    # The wall clock of every command; tests pin it to run commands in-process on any date.
+    clock: Callable[[], datetime] = utc_now
 
 
 def common_options(func):
@@ -159,7 +163,7 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
 
     tz = resolve_zone(zone)
     if start is None:
-        begin = datetime.now(timezone.utc)
+        begin = _now()
     else:
         try:
             begin = datetime.fromisoformat(start)
@@ -241,7 +245,7 @@ def status_command(as_json: bool) -> None:
     from ds_monitor.status import collect_status, render_status
 
     loaded = load(log_file=False)
-    status = collect_status(loaded.config, datetime.now(timezone.utc))
+    status = collect_status(loaded.config, _now())
     if as_json:
         click.echo(json.dumps(status, ensure_ascii=False))
     else:
@@ -263,7 +267,7 @@ def notify_test() -> None:
     from ds_monitor.notify import send_test_messages
 
     loaded = load(log_file=False)
-    results = send_test_messages(loaded.config.notification, datetime.now(timezone.utc))
+    results = send_test_messages(loaded.config.notification, _now())
     if not results:
         click.echo("no channel is enabled (notification.dingtalk / wework / email .enabled)")
         return
@@ -345,9 +349,13 @@ def render_report(report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _now() -> datetime:
+    return click.get_current_context().find_object(Options).clock()
+
+
+def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utc_now) -> None:
     """Run the CLI and exit with the code the spec promises (0 done, 1 DS side, 2 usage/config)."""
-    opts = Options()
+    opts = Options(clock=clock)
     try:
         cli.main(args=argv, prog_name="main.py", standalone_mode=False, obj=opts)
     except click.exceptions.Exit as exc:

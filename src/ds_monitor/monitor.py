@@ -18,8 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, ProjectSelection
 from ds_monitor.ds.models import (
     ACTIVE_STATES,
@@ -49,9 +50,6 @@ UNHEALTHY_AFTER_FAILED_SWEEPS = 3
 # Enough to overlap DS latency across projects without hammering the API server.
 MAX_PARALLEL_PROJECTS = 8
 
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -12,9 +12,10 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ds_monitor import __version__
+from ds_monitor.clock import utc_now
 from ds_monitor.config import LoadedConfig
 from ds_monitor.errors import MonitorError
 from ds_monitor.monitor import describe_failure_reason
@@ -22,9 +23,6 @@ from ds_monitor.state import exclusive_run
 
 log = logging.getLogger("ds_monitor.runner")
 
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def startup_line(loaded: LoadedConfig) -> str:

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ds_monitor.clock import utc_now
 from ds_monitor.errors import StateError
 
 log = logging.getLogger("ds_monitor.state")
@@ -69,9 +70,6 @@ class CorruptState(Exception):
     """Internal: a state file's bytes are not a state document (never leaves this module)."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 class StateStore:
     """Reads and writes the state files of one ``state_dir``; see the module docstring for why."""
@@ -81,7 +79,7 @@ class StateStore:
         state_dir: str | Path,
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ):
         self.state_dir = Path(state_dir)
         self.lock_timeout = lock_timeout

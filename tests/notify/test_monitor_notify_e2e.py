@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from ds_monitor.cli import main
 from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeWorkConfig
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.notify.manager import build_senders
@@ -55,9 +54,11 @@ def notification_config(dingtalk, wecom, smtp) -> NotificationConfig:
     )
 
 
-def test_thirty_failures_one_message_per_channel_then_rate_limited_and_status_agrees(make_ds_sim, tmp_path, channels):
+def test_thirty_failures_one_message_per_channel_then_rate_limited_and_status_agrees(
+    make_ds_sim, tmp_path, channels, monkeypatch, capsys
+):
     dingtalk, wecom, smtp = channels
-    sim = make_ds_sim(version="3.2", token=TOKEN)
+    sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
     project = sim.add_project("data-platform")
     definitions = [sim.add_definition(project, f"etl_{n}") for n in range(3)]
     for n in range(30):
@@ -88,20 +89,19 @@ def test_thirty_failures_one_message_per_channel_then_rate_limited_and_status_ag
     assert (len(dingtalk.accepted), len(wecom.accepted), len(smtp.received)) == (6, 6, 6)
     assert all("etl_" in message["markdown"]["text"] for message in dingtalk.accepted)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    env["DS_STATE_DIR"] = str(tmp_path)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "status", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = {row["key"]: row for row in json.loads(result.stdout)["rate_limit"]}
+    # status in-process on the sweeps' clock: a subprocess would read the real clock, and the
+    # rate window (24 h from NOW) would be empty on any other day.
+    for name in [k for k in os.environ if k.startswith("DS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--json"], clock=lambda: now)
+    result = capsys.readouterr()
+    assert exited.value.code == 0, result.err
+    rows = {row["key"]: row for row in json.loads(result.out)["rate_limit"]}
     assert set(rows) == {f"def:{code}" for code in definitions}
     assert [rows[f"def:{code}"]["sent_in_window"] for code in definitions] == [6, 6, 6]
     assert all(rows[f"def:{code}"]["suppressed"] > 0 for code in definitions)
     for secret in (SECRET, ROBOT_TOKEN, WECOM_KEY):
-        assert secret not in result.stdout
+        assert secret not in result.out

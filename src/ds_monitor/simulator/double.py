@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from ds_monitor.clock import utc_now
 
 from .api import CONTEXT_PATH, Api
 from .faults import FaultPlan, RateLimiter
 from .server import RecordedCall, SimulatorServer
 from .store import MASTER_HOST, ONLINE, Store
 from .versions import get_version
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class DSSimulator:
@@ -54,7 +52,7 @@ class DSSimulator:
     ) -> None:
         self.version = get_version(version)
         self.token = token
-        self.clock = clock or _utc_now
+        self.clock = clock or utc_now
         self.store = Store(self.version, self.clock, ZoneInfo(server_timezone))
         self.store.add_token(token)
         self.set_user_timezone(user_timezone)
