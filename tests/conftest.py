@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -29,3 +30,14 @@ def make_ds_sim() -> Iterator[Callable[..., DSSimulator]]:
 def ds_sim(make_ds_sim: Callable[..., DSSimulator]) -> DSSimulator:
     """A started DS 3.2 simulator with token ``test-token``."""
     return make_ds_sim("3.2")
+
+
+@pytest.fixture(autouse=True)
+def _drop_cli_log_handlers() -> Iterator[None]:
+    """A command run in-process installs ds-monitor's log handlers on the root logger; later tests must not
+    inherit them (they would print to a stream captured for another test)."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_ds_monitor", False)]:
+        root.removeHandler(handler)
+        handler.close()

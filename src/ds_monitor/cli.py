@@ -114,16 +114,19 @@ def config_check() -> None:
 def _check_selection_against_ds(loaded: LoadedConfig) -> None:
     """Report configured project/workflow names that match nothing in DS; DS trouble is only a note."""
     from ds_monitor.ds.client import DSClient
-    from ds_monitor.errors import DSError
-    from ds_monitor.monitor import select_definitions, select_projects
+    from ds_monitor.errors import DSError, WatchingNothing
+    from ds_monitor.monitor import select_definitions, select_projects, watching_nothing
 
     cfg = loaded.config
     try:
         with DSClient(cfg.dolphinscheduler, max_retries=0) as client:
             matched, warnings = select_projects(client.list_projects(), cfg.projects)
+            chosen = 0
             for project, selection in matched:
                 if not selection.monitor_all:
-                    warnings.extend(select_definitions(project, client.list_definitions(project.code), selection)[1])
+                    definitions, misses = select_definitions(project, client.list_definitions(project.code), selection)
+                    chosen += len(definitions)
+                    warnings.extend(misses)
             click.echo(
                 f"DS {client.version} at {cfg.dolphinscheduler.api_url}: zone {client.timezone}, "
                 f"{len(matched)} project(s) selected"
@@ -133,6 +136,9 @@ def _check_selection_against_ds(loaded: LoadedConfig) -> None:
         return
     for warning in warnings:
         click.echo(f"warning: {warning}")
+    blind = watching_nothing(matched, chosen, warnings)
+    if blind:
+        raise WatchingNothing(blind)
 
 
 @cli.command("cron")

@@ -27,6 +27,12 @@ class StateError(MonitorError):
     exit_code = 1
 
 
+class WatchingNothing(MonitorError):
+    """No configured project or workflow exists in DS: a sweep would look at nothing and say all is well."""
+
+    exit_code = 1
+
+
 class DSError(MonitorError):
     """Anything that went wrong talking to DolphinScheduler."""
 

@@ -30,7 +30,7 @@ from ds_monitor.ds.models import (
     Project,
     Schedule,
 )
-from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError
+from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError, WatchingNothing
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.recovery import (
     FollowUp,
@@ -102,8 +102,12 @@ class SweepHealth:
     consecutive_failures: int = 0
     unhealthy: bool = False
 
-    def record(self, ok: bool) -> str | None:
-        """Return the monitor event this sweep result causes, if any."""
+    def record(self, ok: bool, *, at_once: bool = False) -> str | None:
+        """Return the monitor event this sweep result causes, if any.
+
+        ``at_once``: a failure that no retry can mend (the configuration watches nothing) is
+        announced on its first sweep rather than after three.
+        """
         if ok:
             self.consecutive_failures = 0
             if self.unhealthy:
@@ -111,7 +115,7 @@ class SweepHealth:
                 return "monitor_recovered"
             return None
         self.consecutive_failures += 1
-        if self.consecutive_failures >= UNHEALTHY_AFTER_FAILED_SWEEPS and not self.unhealthy:
+        if (at_once or self.consecutive_failures >= UNHEALTHY_AFTER_FAILED_SWEEPS) and not self.unhealthy:
             self.unhealthy = True
             return "monitor_unhealthy"
         return None
@@ -134,6 +138,8 @@ class Estate:
 
 def describe_failure(err: BaseException) -> str:
     """The short reason shown by /readyz and in the unhealthy message."""
+    if isinstance(err, WatchingNothing):
+        return str(err)
     if isinstance(err, DSAuthError):
         return "token rejected"
     if isinstance(err, DSUnreachable):
@@ -163,6 +169,21 @@ def select_projects(
         else:
             matched.append((project, selection))
     return matched, warnings
+
+
+def watching_nothing(
+    matched: list[tuple[Project, ProjectSelection]], selected_definitions: int, misses: list[str]
+) -> str | None:
+    """Why a selection watches nothing, or None when it watches something.
+
+    A matched project with ``monitor_all`` is watched even while it has no definition (new ones are
+    seen); a project that lists workflows is watched only through those that exist.
+    """
+    if selected_definitions or any(selection.monitor_all for _, selection in matched):
+        return None
+    if not misses:
+        return "watching nothing: the token sees no project in DS"
+    return "watching nothing: no configured project or workflow exists in DS (" + "; ".join(misses) + ")"
 
 
 def select_definitions(
@@ -247,6 +268,7 @@ class Monitor:
         self.api_metrics.reset()
         started = self.monotonic()
         events: list[Event] = []
+        blind = False
         try:
             with self.store.locked():
                 events = self._sweep(now, report)
@@ -256,13 +278,14 @@ class Monitor:
         except MonitorError as err:
             report.error = str(err)
             report.error_reason = describe_failure(err)
+            blind = isinstance(err, WatchingNothing)
             log.error("sweep failed: %s", err)
-        health_event = self.health.record(report.ok)
+        health_event = self.health.record(report.ok, at_once=blind)
         if health_event:
             report.events.append(health_event)
             detail = report.error or "sweeps succeed again"
             log.warning("%s: %s", health_event, detail)
-            if health_event == "monitor_unhealthy":
+            if health_event == "monitor_unhealthy" and not blind:
                 detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
             events.append(Event(kind=health_event, detail=detail))
         self._notify(events, now, report)
@@ -451,6 +474,11 @@ class Monitor:
                 self._warned.add(warning)
                 log.warning("%s", warning)
                 report.warnings.append(warning)
+        blind = watching_nothing(matched, len(estate.all_definitions()), warnings)
+        if blind:
+            # The next sweep must ask DS again, not a cached listing, to see the project appear.
+            self.client.invalidate_cache()
+            raise WatchingNothing(blind)
         return estate
 
     def _fetch_instances(self, projects: list[Project], start: datetime, end: datetime) -> dict[int, list[Instance]]:

@@ -32,7 +32,8 @@ def test_config_check_names_unknown_projects_and_workflows_with_closest_matches(
     ds_sim.add_definition(project, "daily_etl_job")
     config = tmp_path / "config.yaml"
     config.write_text(
-        "projects:\n  data-platfrom: {monitor_all: true}\n  data-platform:\n    workflows: [daily_etl_jbo]\n",
+        "projects:\n  data-platfrom: {monitor_all: true}\n"
+        "  data-platform:\n    workflows: [daily_etl_jbo, daily_etl_job]\n",
         encoding="utf-8",
     )
     result = run(
