@@ -61,6 +61,9 @@ def estate(sim) -> dict:
         state=FAILURE,
         start_time=T0 + timedelta(minutes=1),
         end_time=T0 + timedelta(minutes=5),
+        retry_times=1,
+        max_retry_times=2,
+        log="+ psql -f load.sql\nERROR:  relation \"stage.orders\" does not exist",
     )
     return {"pc": pc, "etl": etl, "sync": sync, "failed": failed, "ok": ok}
 
@@ -102,10 +105,19 @@ def test_every_endpoint_on_every_generation(make_ds_sim, version, detected):
 
     fresh = client.get_instance(e["pc"], e["failed"])
     assert (fresh.state, fresh.run_times, fresh.command_type) == (FAILURE, 1, "SCHEDULER")
-    assert {t.name: t.state for t in client.list_task_instances(e["pc"], e["failed"])} == {
-        "extract": SUCCESS,
-        "load": FAILURE,
-    }
+    tasks = {t.name: t for t in client.list_task_instances(e["pc"], e["failed"])}
+    assert {name: t.state for name, t in tasks.items()} == {"extract": SUCCESS, "load": FAILURE}
+    load = tasks["load"]
+    assert (load.task_type, load.host, load.retries, load.max_retries, load.failed) == (
+        "SHELL", "127.0.0.1:1234", 1, 2, True
+    )
+    assert load.end_time - load.start_time == timedelta(minutes=4)
+    log = client.task_log(load.id, skip_lines=0, limit=100)
+    assert log.lines == ("+ psql -f load.sql", 'ERROR:  relation "stage.orders" does not exist')
+    assert client.task_log(load.id, skip_lines=1, limit=100).lines == (log.lines[1],)
+    with pytest.raises(DSApiError) as unknown:
+        client.task_log(999_999, skip_lines=0, limit=10)
+    assert unknown.value.code == 10008
 
     client.recover_failed_node(e["pc"], e["failed"])
     sim.master_pickup()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -38,7 +38,7 @@ from urllib3.util.retry import Retry
 from ds_monitor.config import DolphinSchedulerConfig
 from ds_monitor.ds import dialect as wire
 from ds_monitor.ds.cache import TTLCache
-from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance
+from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance, TaskLog
 from ds_monitor.errors import (
     ActionOutcomeUnknown,
     ConfigError,
@@ -276,6 +276,19 @@ class DSClient:
         rows = self._expect_list(data.get("taskList"), where)
         return [wire.parse_task_instance(row, zone=zone, where=where) for row in rows]
 
+    def task_log(self, task_id: int, *, skip_lines: int, limit: int) -> TaskLog:
+        """``limit`` lines of a task's worker log from line ``skip_lines`` (DS's head line dropped).
+
+        DS answers 10008 for an unknown task and 10191 before the task has a worker (DSApiError).
+        """
+        where = f"GET {wire.TASK_LOG_PATH}"
+        data = self._call(
+            "GET",
+            wire.TASK_LOG_PATH,
+            params={"taskInstanceId": task_id, "skipLineNum": skip_lines, "limit": limit},
+        )
+        return wire.parse_task_log(data, first_page=skip_lines == 0, where=where)
+
     # --- the action --------------------------------------------------------------------------
 
     def recover_failed_node(self, project_code: int, instance_id: int) -> None:
@@ -300,6 +313,11 @@ class DSClient:
         base = (self._config.ui_url or self._base + "/ui").rstrip("/")
         link = base + wire.UI_INSTANCE_ROUTE.format(pc=project_code, id=instance_id)
         return link if definition_code is None else f"{link}?code={definition_code}"
+
+    def task_ui_url(self, project_code: int, instance_id: int, task_name: str) -> str:
+        """Link to one workflow instance's tasks of that name in the DS web UI (no call to DS)."""
+        base = (self._config.ui_url or self._base + "/ui").rstrip("/")
+        return base + wire.UI_TASK_ROUTE.format(pc=project_code, id=instance_id, name=quote(task_name))
 
     def invalidate_cache(self) -> None:
         """Forget cached projects, definitions and schedules; the next listing asks DS."""

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance
+from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance, TaskLog
 from ds_monitor.errors import DSProtocolError
 
 SUPPORTED_VERSIONS = ("3.0", "3.1", "3.2", "3.3")
@@ -40,9 +40,15 @@ USER_INFO_PATH = "/users/get-user-info"
 PROJECTS_PATH = "/projects"
 SCHEDULES_LIST_PATH = "/projects/{pc}/schedules/list"
 EXECUTE_PATH = "/projects/{pc}/executors/execute"
+# Task log (ds-api.md 4.8): the same path and parameters on 3.0 through dev.
+TASK_LOG_PATH = "/log/detail"
 # The web UI (vue-router, web history below /dolphinscheduler/ui/) shows an instance at this route
 # in 3.0 through dev; ``code`` (the definition code) lets the page load the DAG directly.
 UI_INSTANCE_ROUTE = "/projects/{pc}/workflow/instances/{id}"
+# The task-instance list of the UI, filtered to one workflow instance.
+UI_TASK_ROUTE = "/projects/{pc}/task/instances?processInstanceId={id}&searchVal={name}"
+# DS ends the head line it puts before a log's first page, and every line, with CRLF.
+_LOG_HEAD = re.compile(r"^\[LOG-PATH\]: .*, \[HOST\]: ")
 
 RECOVER_FAILED_NODE = "START_FAILURE_TASK_PROCESS"
 
@@ -293,4 +299,19 @@ def parse_task_instance(raw: Any, *, zone: tzinfo, where: str) -> TaskInstance:
         start_time=rec.moment("startTime", zone),
         end_time=rec.moment("endTime", zone),
         host=rec.text("host", ""),
+        retries=rec.integer("retryTimes", 0),
+        max_retries=rec.integer("maxRetryTimes", 0),
+        task_code=rec.integer("taskCode", 0),
     )
+
+
+def parse_task_log(raw: Any, *, first_page: bool, where: str) -> TaskLog:
+    """``ResponseTaskLog`` -> lines without DS's head line (first page only) and line endings."""
+    rec = _Record(raw, "task log", where)
+    message = rec.text("message", "")
+    lines = message.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if first_page and lines and _LOG_HEAD.match(lines[0]):
+        lines.pop(0)
+    return TaskLog(lines=tuple(lines), line_count=rec.integer("lineNum", 0))

@@ -108,8 +108,18 @@ class Instance:
         return self.command_type == COMMAND_COMPLEMENT_DATA
 
 
+# Task states that mean "this task failed" (ds-api.md 5.2; KILL is separate but ends a run too).
+FAILED_TASK_STATES = frozenset({FAILURE, NEED_FAULT_TOLERANCE, KILL})
+
+
 @dataclass(frozen=True)
 class TaskInstance:
+    """One task run of a workflow instance (the latest attempt: DS lists only flag=YES rows).
+
+    ``host`` is the worker (``""`` before dispatch); ``retries``/``max_retries`` are DS's
+    ``retryTimes``/``maxRetryTimes``; ``task_code`` names the task definition.
+    """
+
     id: int
     name: str
     task_type: str
@@ -117,3 +127,18 @@ class TaskInstance:
     start_time: datetime | None = None
     end_time: datetime | None = None
     host: str = ""
+    retries: int = 0
+    max_retries: int = 0
+    task_code: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.state in FAILED_TASK_STATES
+
+
+@dataclass(frozen=True)
+class TaskLog:
+    """One page of a task's worker log: its lines and how many lines DS counted."""
+
+    lines: tuple[str, ...]
+    line_count: int

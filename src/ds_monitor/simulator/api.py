@@ -190,6 +190,7 @@ class Api:
             ("GET", f"{instances}/(?P<instance>[^/]+)", 10116, self.instance),
             ("GET", f"{instances}/(?P<instance>[^/]+)/tasks", 10114, self.tasks),
             ("POST", f"{project}/executors/execute", 50015, self.execute),
+            ("GET", "/log/detail", 10103, self.task_log),
         ]
         return [Route(method, re.compile(path), code, handler) for method, path, code, handler in table]
 
@@ -339,6 +340,15 @@ class Api:
         missing = 10114 if self.version.is_30 else 50001
         record = self.store.project_instance(project_code, instance_id, missing_code=missing)
         return Renderer(self.store).task_list(record)
+
+    def task_log(self, params: Params) -> dict:
+        """``LoggerController.queryLog``: all three parameters are required Java ints."""
+        task_id = params.integer("taskInstanceId", required=True, java_type="int")
+        skip = params.integer("skipLineNum", required=True, java_type="int")
+        limit = params.integer("limit", required=True, java_type="int")
+        assert task_id is not None and skip is not None and limit is not None  # required=True
+        task, lines = self.store.task_log(task_id, skip, limit)
+        return Renderer(self.store).task_log(task, lines, skip)
 
     def execute(self, params: Params, pc: str) -> None:
         project_code = params.convert_int(pc, "projectCode")

@@ -198,9 +198,16 @@ class DSSimulator:
         task_type: str = "SHELL",
         start_time: datetime | None = None,
         end_time: datetime | None = None,
-        host: str = "",
+        host: str | None = "",
+        retry_times: int = 0,
+        max_retry_times: int = 0,
+        log: str = "",
     ) -> int:
-        """A task instance of ``instance_id``; returns its id."""
+        """A task instance of ``instance_id``; returns its id.
+
+        ``host`` "" is the simulated worker; None means not dispatched yet (its log answers 10191).
+        ``log`` is what its worker log file holds, served by ``GET /log/detail``.
+        """
         return self.store.add_task(
             instance_id,
             name,
@@ -209,7 +216,14 @@ class DSSimulator:
             start_time=start_time,
             end_time=end_time,
             host=host,
+            retry_times=retry_times,
+            max_retry_times=max_retry_times,
+            log=log,
         )
+
+    def set_task_log(self, task_id: int, log: str) -> None:
+        """Replace the worker log of ``task_id`` (lines split on newlines)."""
+        self.store.set_task_log(task_id, log)
 
     def get_instance(self, instance_id: int) -> dict:
         """Snapshot of one instance: id, name, definition_code, project_code, state, run_times,
@@ -221,10 +235,16 @@ class DSSimulator:
         self.store.set_instance_state(instance_id, state, end_time)
 
     def finish_instance(
-        self, instance_id: int, state: str = "SUCCESS", end_time: datetime | None = None
+        self,
+        instance_id: int,
+        state: str = "SUCCESS",
+        end_time: datetime | None = None,
+        *,
+        task_log: str | None = None,
     ) -> None:
-        """End a run: ``state`` and ``end_time`` (default: the clock's now)."""
-        self.store.finish_instance(instance_id, state, end_time)
+        """End a run: ``state`` and ``end_time`` (default: the clock's now). Its unfinished tasks end
+        in the same state, with ``task_log`` as their log when given (a failed re-run's reason)."""
+        self.store.finish_instance(instance_id, state, end_time, task_log)
 
     def set_definition_release_state(self, definition_code: int, state: str) -> None:
         self.store.set_definition_release_state(definition_code, state)

@@ -321,11 +321,11 @@ class Renderer:
             "submitTime": self.date(t.submit_time),
             "startTime": self.date(t.start_time),
             "endTime": self.date(t.end_time),
-            "host": t.host or WORKER_HOST,
+            "host": None if t.host is None else (t.host or WORKER_HOST),
             "executePath": None,
             "logPath": f"/opt/ds/worker-server/logs/{instance.definition_code}/{instance.id}/{t.id}.log",
             "retryTimes": t.retry_times,
-            "maxRetryTimes": 0,
+            "maxRetryTimes": t.max_retry_times,
             "retryInterval": 1,
             "alertFlag": "NO",
             "pid": 0,
@@ -352,6 +352,18 @@ class Renderer:
                 {"projectCode": instance.project_code, "isCache": "NO", "cacheKey": None, "testFlag": 0}
             )
         return v.rename(obj)
+
+    def task_log(self, t: TaskRecord, lines: list[str], skip: int) -> dict:
+        """``ResponseTaskLog``: the worker's lines joined by CRLF, after a head line on the first read.
+
+        ``lineNum`` counts the CRLF-separated parts of ``message``, head included, as DS does.
+        """
+        instance = self.store.instances[t.instance_id]
+        text = "".join(line + "\r\n" for line in lines)
+        if skip == 0:
+            log_path = self.task(t, instance)["logPath"]
+            text = f"[LOG-PATH]: {log_path}, [HOST]:  {t.host or WORKER_HOST}\r\n" + text
+        return {"lineNum": len(text.split("\r\n")) if text else 0, "message": text}
 
     def task_list(self, instance: InstanceRecord) -> dict:
         """``{taskList, processInstanceState}``; the state is ``toString()``-rendered (4.6)."""

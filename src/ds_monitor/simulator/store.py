@@ -37,6 +37,8 @@ USER_NAME = "admin"
 WORKER_HOST = "127.0.0.1:1234"
 # Task states START_FAILURE_TASK_PROCESS re-runs (ds-api.md 4.7).
 _RERUN_TASK_STATES = frozenset({"FAILURE", "NEED_FAULT_TOLERANCE", "KILL"})
+# Workflow end states a task can share when the run ends (a task has no READY_* or BLOCK states).
+_TASK_END_STATES = frozenset({"SUCCESS", "FAILURE", "STOP", "KILL", "FORCED_SUCCESS", "NEED_FAULT_TOLERANCE"})
 # dev's ServiceException wording per refused action (ds-api.md 4.7, 3.3 column).
 _DEV_REFUSAL_PHRASE = {
     "START_FAILURE_TASK_PROCESS": "can not be recovered",
@@ -116,9 +118,11 @@ class TaskRecord:
     submit_time: datetime | None
     start_time: datetime | None
     end_time: datetime | None
-    host: str
+    host: str | None  # None: not dispatched to a worker yet (DS stores a null host)
     retry_times: int = 0
+    max_retry_times: int = 0
     valid: bool = True  # DS flag=YES; superseded attempts are flag=NO and never listed
+    log_lines: list[str] = field(default_factory=list)  # what the worker's log file holds
 
 
 @dataclass
@@ -342,7 +346,10 @@ class Store:
         task_type: str,
         start_time: datetime | None,
         end_time: datetime | None,
-        host: str,
+        host: str | None,
+        retry_times: int = 0,
+        max_retry_times: int = 0,
+        log: str = "",
     ) -> int:
         _require_aware("start_time", start_time)
         _require_aware("end_time", end_time)
@@ -359,10 +366,18 @@ class Store:
                 start_time=start_time,
                 end_time=end_time,
                 host=host,
+                retry_times=retry_times,
+                max_retry_times=max_retry_times,
+                log_lines=log.splitlines(),
             )
             self.tasks[task.id] = task
             self._tasks_by_instance[instance_id].append(task.id)
             return task.id
+
+    def set_task_log(self, task_id: int, log: str) -> None:
+        """Replace what the worker's log file of ``task_id`` holds."""
+        with self.lock:
+            self._task(task_id).log_lines = log.splitlines()
 
     def set_instance_state(self, instance_id: int, state: str, end_time: datetime | None = None) -> None:
         _require_aware("end_time", end_time)
@@ -524,6 +539,15 @@ class Store:
             raise refuse(self.version, 50003, instance_id)
         return instance
 
+    def task_log(self, task_id: int, skip: int, limit: int) -> tuple[TaskRecord, list[str]]:
+        """``LoggerServiceImpl.queryLog``: 10008 for an unknown task, 10191 before it has a worker."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise refuse(self.version, 10008)
+        if task.host is None:
+            raise refuse(self.version, 10191)
+        return task, task.log_lines[max(skip, 0) : max(skip, 0) + max(limit, 0)]
+
     def valid_tasks(self, instance_id: int) -> list[TaskRecord]:
         """``findValidTaskListByProcessId``: flag=YES only, ``start_time desc``."""
         rows = [self.tasks[t] for t in self._tasks_by_instance[instance_id] if self.tasks[t].valid]
@@ -570,13 +594,23 @@ class Store:
                     instance.end_time = now
             return len(queued)
 
-    def finish_instance(self, instance_id: int, state: str, end_time: datetime | None) -> None:
+    def finish_instance(
+        self, instance_id: int, state: str, end_time: datetime | None, task_log: str | None = None
+    ) -> None:
+        """End a run; its unfinished tasks end in the same state (``task_log`` becomes their log)."""
         _require_aware("end_time", end_time)
         self._check_state(state)
         with self.lock:
             instance = self._instance(instance_id)
             instance.state = state
             instance.end_time = end_time or self.clock()
+            for task_id in self._tasks_by_instance[instance_id]:
+                task = self.tasks[task_id]
+                if task.valid and task.end_time is None:
+                    task.state = state if state in _TASK_END_STATES else task.state
+                    task.end_time = instance.end_time
+                    if task_log is not None:
+                        task.log_lines = task_log.splitlines()
 
     # ----------------------------------------------------------------- internals
 
@@ -677,6 +711,12 @@ class Store:
             return self.definitions[code]
         except KeyError:
             raise KeyError(f"no definition with code {code}") from None
+
+    def _task(self, task_id: int) -> TaskRecord:
+        try:
+            return self.tasks[task_id]
+        except KeyError:
+            raise KeyError(f"no task with id {task_id}") from None
 
     def _instance(self, instance_id: int) -> InstanceRecord:
         try:
