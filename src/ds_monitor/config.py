@@ -111,11 +111,22 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """The generic signed JSON webhook."""
+
+    enabled: bool = False
+    url: str = ""
+    secret: str = ""
+    timeout_seconds: float = 10
+
+
+@dataclass(frozen=True)
 class NotificationConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     wework: WeWorkConfig = field(default_factory=WeWorkConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,14 @@ SECRET_KEYS = frozenset(
         "notification.dingtalk.webhook_url",
         "notification.wework.webhook_url",
         "notification.email.password",
+        "notification.webhook.url",
+        "notification.webhook.secret",
+    }
+)
+# Webhook URLs whose path is the credential (Feishu and Slack hooks), or may be (any URL a user gives).
+PATH_SECRET_URL_KEYS = frozenset(
+    {
+        "notification.webhook.url",
     }
 )
 
@@ -200,7 +219,7 @@ class LoadedConfig:
             value = _get_dotted(self.config, key)
             if value:
                 values.append(str(value))
-                values.extend(_url_secrets(str(value)))
+                values.extend(_url_secrets(str(value), path_is_secret=key in PATH_SECRET_URL_KEYS))
         return values
 
     def require_token(self) -> None:
@@ -255,6 +274,8 @@ def load_config(
 def mask_value(key: str, value: object) -> str:
     """Render a config value for humans; secrets become ``***`` (webhook URLs keep their host)."""
     if key in SECRET_KEYS and value:
+        if key in PATH_SECRET_URL_KEYS:
+            return mask_url_path(str(value))
         if key.endswith("webhook_url"):
             return mask_url(str(value))
         return "***"
@@ -282,8 +303,24 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def _url_secrets(url: str) -> list[str]:
-    return [val for name, val in parse_qsl(urlsplit(url).query) if name in _URL_SECRET_PARAMS and val]
+def mask_url_path(url: str) -> str:
+    """``https://hooks.slack.com/services/T/B/X`` -> ``https://hooks.slack.com/***``: the path is the secret."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "***"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/***"
+
+
+def _url_secrets(url: str, *, path_is_secret: bool = False) -> list[str]:
+    parts = urlsplit(url)
+    found = [val for name, val in parse_qsl(parts.query) if name in _URL_SECRET_PARAMS and val]
+    if parts.password:
+        found.append(parts.password)
+    # A credential in the path (Feishu's hook token, Slack's T/B/X) shows up alone in request errors.
+    if path_is_secret and parts.path.strip("/"):
+        found.append(parts.path)
+    return found
 
 
 def _describe_project(project: ProjectSelection) -> str:
@@ -532,6 +569,7 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "notification.rate_limit.window_hours": (lambda v: v > 0, "greater than 0"),
     "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
     "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "notification.webhook.timeout_seconds": (lambda v: v > 0, "greater than 0"),
 }
 
 

@@ -60,13 +60,22 @@ class DigestItem:
 
 @dataclass(frozen=True)
 class Digest:
-    """One grouped message: a short headline with counts, notes, and one item per event."""
+    """One grouped message: a short headline with counts, notes, and one item per event.
+
+    The events themselves travel along for the machine channels (generic webhook, Alertmanager),
+    which send data rather than words.
+    """
 
     title: str
     summary: str
     notes: tuple[str, ...] = ()
     items: tuple[DigestItem, ...] = ()
     footer: str = ""
+    events: tuple[Event, ...] = ()
+    # rate key -> messages suppressed before this one (the data behind ``notes``)
+    suppressed_before: tuple[tuple[str, int], ...] = ()
+    created_at: datetime | None = None
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,9 @@ def build_digest(events: Sequence[Event], suppressed_before: Mapping[str, int], 
         notes=tuple(notes),
         items=tuple(_item(event) for event in events),
         footer=f"Sent by {_PRODUCT} at {now.isoformat(timespec='seconds')}",
+        events=tuple(events),
+        suppressed_before=tuple(suppressed_before.items()),
+        created_at=now,
     )
 
 
@@ -119,6 +131,8 @@ def build_test_digest(now: datetime) -> Digest:
         title=f"[{_PRODUCT}] test message",
         summary="Test message: if you can read this, this channel is configured correctly.",
         footer=f"Sent by {_PRODUCT} at {now.isoformat(timespec='seconds')}",
+        created_at=now,
+        test=True,
     )
 
 

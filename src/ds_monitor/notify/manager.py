@@ -25,6 +25,7 @@ from ds_monitor.errors import NotifyError
 from ds_monitor.notify.builder import Digest, build_digest, build_test_digest
 from ds_monitor.notify.dingtalk import DingTalkSender
 from ds_monitor.notify.events import Event
+from ds_monitor.notify.generic import GenericWebhookSender
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.ratelimit import Admission, admit
 from ds_monitor.notify.transport import TransportLimiter, TransportLimits
@@ -91,7 +92,7 @@ class _Plan:
 
 
 def build_senders(config: NotificationConfig) -> list[Sender]:
-    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail)."""
+    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail, generic webhook)."""
     senders: list[Sender] = []
     if config.dingtalk.enabled:
         senders.append(DingTalkSender(config.dingtalk))
@@ -99,6 +100,8 @@ def build_senders(config: NotificationConfig) -> list[Sender]:
         senders.append(WeComSender(config.wework))
     if config.email.enabled:
         senders.append(EmailSender(config.email))
+    if config.webhook.enabled:
+        senders.append(GenericWebhookSender(config.webhook))
     return senders
 
 

@@ -1,7 +1,8 @@
-"""What the DingTalk and WeCom robots have in common: one JSON POST, judged by ``errcode`` alone.
+"""What the webhook channels have in common: one JSON POST with a timeout, judged by the service's rule.
 
-Both services answer HTTP 200 for application errors, so success is ``errcode == 0`` and nothing
-else (notify-channels.md section 9). Redirects are not followed (DingTalk answers 302 while it
+The DingTalk and WeCom robots answer HTTP 200 for application errors, so for them success is
+``errcode == 0`` and nothing else (notify-channels.md section 9); the other channels override
+:meth:`WebhookSender.judge`. Redirects are not followed (DingTalk answers 302 while it
 blocks a robot), every call has a timeout, and every error text is free of the webhook's
 credentials: requests puts the full URL, query included, into its exception texts.
 """
@@ -64,6 +65,13 @@ def split_webhook(
     )
 
 
+def safe_host(url: str) -> str:
+    """``host[:port]`` of ``url`` for messages: never the user-info, path or query, which may hold secrets."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def destination_id(channel: str, credential: str) -> str:
     """A stable name for one robot that can be stored and shown: a short hash, never the credential."""
     return f"{channel}:{hashlib.sha256(credential.encode('utf-8')).hexdigest()[:12]}"
@@ -84,6 +92,8 @@ class WebhookSender(ABC):
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
     ):
         self._credential = credential
+        # Every string that must never reach a log or an error text (subclasses may add more).
+        self._secrets: tuple[str, ...] = (credential,)
         self._session = session or requests.Session()
         self._timeout = timeout
         self.destination = destination_id(self.name, credential)
@@ -103,18 +113,23 @@ class WebhookSender(ABC):
         """The request URL, credentials included: never log it."""
 
     @abstractmethod
-    def explain(self, errcode: int, errmsg: str) -> NotifyError:
-        """Turn a non-zero errcode into an error that says what it means and whether to retry."""
+    def explain(self, code: int, message: str) -> NotifyError:
+        """Turn a refusal (the service's error code, or the HTTP status for plain-HTTP services) into an
+        error that says what it means and whether to retry."""
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        """The request headers for ``body``; a signing channel adds its signature here."""
+        return {"Content-Type": "application/json; charset=utf-8"}
 
     def post(self, body: bytes) -> None:
-        """POST one UTF-8 JSON body; return on ``errcode == 0``, raise NotifyError otherwise."""
+        """POST one UTF-8 JSON body; return if the service accepted it, raise NotifyError otherwise."""
         url = self.url()
-        host = urlsplit(url).netloc
+        host = safe_host(url)
         try:
             response = self._session.post(
                 url,
                 data=body,
-                headers={"Content-Type": "application/json; charset=utf-8"},
+                headers=self.headers(body),
                 timeout=self._timeout,
                 allow_redirects=False,
             )
@@ -136,7 +151,10 @@ class WebhookSender(ABC):
             raise NotifyError(
                 f"{self.label}: cannot reach {host}: {self._reason(err)}", retryable=True, code="connection"
             ) from err
+        self.judge(response, host)
 
+    def judge(self, response: requests.Response, host: str) -> None:
+        """Accept or explain the answer. The robots' rule: HTTP 200 and ``errcode == 0``, nothing else."""
         status = response.status_code
         if status != 200:
             hint = (
@@ -157,8 +175,11 @@ class WebhookSender(ABC):
                 code="not_json",
             ) from err
         if errcode != 0:
-            errmsg = redact(str(data.get("errmsg", "")), (self._credential,))[:_MAX_ERRMSG_CHARS]
-            raise self.explain(errcode, errmsg)
+            raise self.explain(errcode, self.clean(str(data.get("errmsg", ""))))
+
+    def clean(self, text: str) -> str:
+        """A service's error text, shortened and without this channel's credentials."""
+        return redact(text, self._secrets)[:_MAX_ERRMSG_CHARS]
 
     def _reason(self, err: Exception) -> str:
         """The innermost cause of a requests error (``[Errno 111] Connection refused``), redacted."""
@@ -167,4 +188,4 @@ class WebhookSender(ABC):
         # urllib3's ProtocolError("Connection aborted.", cause): the cause is the informative part.
         if isinstance(reason, Exception) and len(reason.args) == 2 and isinstance(reason.args[1], Exception):
             reason = reason.args[1]
-        return redact(_CONNECTION_PREFIX.sub("", str(reason)), (self._credential,))
+        return redact(_CONNECTION_PREFIX.sub("", str(reason)), self._secrets)

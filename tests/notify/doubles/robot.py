@@ -20,6 +20,16 @@ from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
+class Reply:
+    """A non-JSON or non-200 answer, for services that speak HTTP status codes (Slack, plain webhooks)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     path: str
     raw_query: str
@@ -65,8 +75,8 @@ class RobotDouble(ABC):
         self._server.server_close()
 
     @abstractmethod
-    def answer(self, request: RecordedRequest) -> dict:
-        """The JSON answer (always HTTP 200) of the real service to ``request``."""
+    def answer(self, request: RecordedRequest) -> dict | Reply:
+        """The real service's answer to ``request``: a dict is JSON with HTTP 200 (the robots' way)."""
 
     @staticmethod
     def errcode(code: int, msg: str) -> dict:
@@ -127,13 +137,17 @@ class RobotDouble(ABC):
                         return self._json(RobotDouble.errcode(-1, "system busy"))
                 with double._lock:
                     answer = double.answer(request)
+                if isinstance(answer, Reply):
+                    return self._reply(answer.status, answer.body, answer.content_type, answer.headers)
                 return self._json(answer)
 
             def _json(self, payload: dict):
                 return self._reply(200, json.dumps(payload).encode(), "application/json")
 
-            def _reply(self, status: int, body: bytes, content_type: str):
+            def _reply(self, status: int, body: bytes, content_type: str, headers=()):
                 self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

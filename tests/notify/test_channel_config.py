@@ -1,0 +1,39 @@
+"""Configuration of the newer channels: keys, environment names, masking, validation."""
+
+import pytest
+
+from ds_monitor.config import load_config
+from ds_monitor.errors import ConfigError
+
+
+def load(env):
+    return load_config(None, environ=env, dotenv_path=None)
+
+
+def test_webhook_url_and_secret_are_masked_and_collected():
+    loaded = load(
+        {
+            "DS_NOTIFICATION__WEBHOOK__ENABLED": "true",
+            "DS_NOTIFICATION__WEBHOOK__URL": "https://user:pw-9876@hooks.example:8443/in/tok-abc123?sig=qq-77",
+            "DS_NOTIFICATION__WEBHOOK__SECRET": "whsec-55",
+        }
+    )
+    shown = {key: value for key, value, _ in loaded.effective_values()}
+    assert shown["notification.webhook.url"] == "https://hooks.example:8443/***"
+    assert shown["notification.webhook.secret"] == "***"
+    rendered = repr(loaded.effective_values())
+    secrets = loaded.secret_values()
+    for secret in ("pw-9876", "tok-abc123", "qq-77", "whsec-55"):
+        assert secret not in rendered
+        assert any(secret in value for value in secrets)
+    assert "/in/tok-abc123" in secrets  # the path alone, as it appears in request errors
+
+
+def test_enabled_webhook_without_url_names_the_key():
+    with pytest.raises(ConfigError, match=r"^notification.webhook.url: must be an http\(s\) URL$"):
+        load({"DS_NOTIFICATION__WEBHOOK__ENABLED": "true"})
+
+
+def test_webhook_timeout_must_be_positive():
+    with pytest.raises(ConfigError, match="notification.webhook.timeout_seconds"):
+        load({"DS_NOTIFICATION__WEBHOOK__TIMEOUT_SECONDS": "0"})
