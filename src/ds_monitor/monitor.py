@@ -515,7 +515,8 @@ class Monitor:
             if not candidates:
                 continue
             last = last_call_in_project(state, project_code) if interval else None
-            if last is not None and now - last < interval:
+            # min(): a call stamped in the future (clock stepped back) defers for one interval, not until then.
+            if last is not None and now - min(last, now) < interval:
                 # A recovery in this project is younger than the interval: wait for a later sweep
                 # instead of blocking this one.
                 deferred.extend((project_code, i) for i in candidates)

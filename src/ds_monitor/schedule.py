@@ -86,7 +86,7 @@ from ds_monitor import cron
 from ds_monitor.config import MonitorConfig
 from ds_monitor.ds.models import ACTIVE_STATES, SUCCESS_STATES, Definition, Instance, Schedule
 from ds_monitor.errors import ConfigError
-from ds_monitor.timestamps import parse_stamp
+from ds_monitor.timestamps import is_future, parse_past, parse_stamp
 
 STATE_VERSION = 1
 
@@ -229,6 +229,9 @@ class ScheduleTracker:
         last_checked = parse_stamp(entry.get("last_checked"))
         if last_checked is None:
             return _Decision(True, "no valid last_checked in state", now)
+        if is_future(last_checked, now):
+            return _Decision(True, f"last_checked {_show(last_checked, now)} is in the future "
+                                   "(clock stepped back?): doubt, so a look", now)
         bound_due = last_checked + settings.max_unchecked
         if now >= bound_due:
             return _Decision(True, f"unchecked since {_show(last_checked, now)} "
@@ -274,7 +277,7 @@ class ScheduleTracker:
         parts = []
         if fires:
             latest = fires[-1]
-            succeeded = parse_stamp(successes.get(_key(latest)))
+            succeeded = parse_past(successes.get(_key(latest)), now)
             if _key(latest) not in successes:
                 parts.append(f"{_show(latest)} fire's run ended without success (reported)")
             elif succeeded is not None and now < succeeded + settings.success_cooldown:
@@ -342,8 +345,8 @@ class ScheduleTracker:
         # Never judge a fire twice, never one from before the tracker knew this schedule, never one
         # whose instance could have started before the queried window (it would not be listed).
         lower = max(window_start,
-                    parse_stamp(entry.get("schedule_since")) or now,
-                    parse_stamp(entry.get("missed_scanned_until")) or window_start)
+                    parse_past(entry.get("schedule_since"), now) or now,
+                    parse_past(entry.get("missed_scanned_until"), now) or window_start)
         lower = _fire_lower_bound(schedule, lower)
         upper = _utc(now) - self.settings.missed_run_grace
         if schedule.end_time is not None:
@@ -442,6 +445,8 @@ def schedule_status(state: dict, now: datetime) -> list[dict]:
             continue
         next_look = parse_stamp(entry.get("next_look"))
         last_checked = parse_stamp(entry.get("last_checked"))
+        if last_checked is not None and is_future(last_checked, now):
+            next_look = None  # the tracker looks at a definition whose last look lies in the future
         rows.append({
             "definition_code": int(code) if code.isdigit() else code,
             "project_code": entry.get("project_code"),
@@ -511,7 +516,7 @@ def _record_schedule(entry: dict, schedules: list[Schedule], now: datetime) -> N
     key = " | ".join(sorted(
         f"{s.crontab} {s.timezone_id} {_iso(s.start_time) if s.start_time else '-'} "
         f"{_iso(s.end_time) if s.end_time else '-'}" for s in schedules))
-    if entry.get("schedule_key") != key or parse_stamp(entry.get("schedule_since")) is None:
+    if entry.get("schedule_key") != key or parse_past(entry.get("schedule_since"), now) is None:
         # A new or changed schedule: DS does not replay the fires before it, so neither do we.
         entry["schedule_key"] = key
         entry["schedule_since"] = _iso(now)

@@ -19,6 +19,9 @@ Why each mechanism exists:
   It takes a shared lock briefly for a consistent set of files, and reads anyway if a sweep is busy.
 * A corrupt or unreadable file is moved aside as ``NAME.corrupt-<UTC timestamp>`` and only that
   file starts empty; the move keeps the evidence and stops the same file failing every sweep.
+* Every save stamps ``saved_at``. A file saved "in the future" means the clock was stepped back, a
+  VM snapshot restored or the state copied from a host whose clock runs ahead: one warning per file
+  says so, and the content modules read its future times as doubt (:mod:`ds_monitor.timestamps`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pathlib import Path
 
 from ds_monitor.clock import utc_now
 from ds_monitor.errors import StateError
+from ds_monitor.timestamps import is_future, parse_stamp
 
 log = logging.getLogger("ds_monitor.state")
 
@@ -86,6 +90,8 @@ class StateStore:
         self.clock = clock
         # Quarantine messages of this process; the caller reports and clears them.
         self.warnings: list[str] = []
+        # Files already reported as saved in the future, so a stepped-back clock warns once per file.
+        self._future_reported: set[str] = set()
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -104,12 +110,14 @@ class StateStore:
         """The content of ``name``; ``{}`` if absent. A corrupt file is quarantined and ``{}`` returned."""
         path = self._path(name)
         try:
-            return self._read(path)
+            data = self._read(path)
         except FileNotFoundError:
             return {}
         except CorruptState as reason:
             self._quarantine(path, str(reason))
             return {}
+        self._check_saved_at(path, data, log_it=True)
+        return data
 
     def snapshot(self) -> dict[str, dict]:
         """All three files for ``status``: never writes, never waits more than half a second.
@@ -127,6 +135,7 @@ class StateStore:
             for name in STATE_FILES:
                 try:
                     files[name] = self._read(self._path(name))
+                    self._check_saved_at(self._path(name), files[name], log_it=False)
                 except FileNotFoundError:
                     files[name] = {}
                 except (CorruptState, StateError) as reason:
@@ -151,6 +160,26 @@ class StateStore:
         if not isinstance(data, dict):
             raise CorruptState(f"a JSON {type(data).__name__}, not an object")
         return self._migrate(path, data)
+
+    def _check_saved_at(self, path: Path, data: dict, *, log_it: bool) -> None:
+        """Warn (once per file) when ``data`` was saved in the future; the stamp is the store's, not the content's."""
+        saved_at = parse_stamp(data.pop("saved_at", None))
+        now = self.clock()
+        if saved_at is None or not is_future(saved_at, now):
+            self._future_reported.discard(path.name)
+            return
+        if path.name in self._future_reported:
+            return
+        self._future_reported.add(path.name)
+        ahead = round((saved_at - now).total_seconds() / 60)
+        message = (
+            f"state file {path} was saved at {saved_at.isoformat()}, {ahead} min ahead of this host's clock "
+            "(clock stepped back, VM snapshot restored, or state from another host): its times from the "
+            "future count as unknown, so the monitor looks rather than skips"
+        )
+        if log_it:
+            log.warning("%s", message)
+        self.warnings.append(message)
 
     def _migrate(self, path: Path, data: dict) -> dict:
         version = data.get("version", 0)
@@ -189,7 +218,8 @@ class StateStore:
     def save(self, name: str, data: dict) -> None:
         """Replace ``name`` atomically with ``data`` (a ``version`` is added if missing)."""
         path = self._path(name)
-        document = data if "version" in data else {"version": CURRENT_VERSION, **data}
+        document = {**data} if "version" in data else {"version": CURRENT_VERSION, **data}
+        document["saved_at"] = self.clock().isoformat()
         try:
             text = json.dumps(document, indent=1, ensure_ascii=False)
         except (TypeError, ValueError) as err:

@@ -2,11 +2,20 @@
 
 State files hold ISO-8601 strings with an offset. Hand-edited or damaged values must not crash a
 sweep, and a naive value would silently shift by the host's zone, so both read as "unknown".
+
+A recorded moment ("last checked at", "sent at") later than the reader's clock cannot be true: the
+clock was stepped back, a VM snapshot restored, or the state copied from a host whose clock runs
+ahead. Trusting it would push every "not before" bound into the future and blind the monitor for
+the offset, so it is doubt: :func:`parse_past` reads it as unknown (the caller looks), and a moment
+that must still count (a message sent) is counted as sent ``now``, never later.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+# Clocks of one host disagree by milliseconds (NTP slews); only more than this is "the future".
+FUTURE_TOLERANCE = timedelta(minutes=1)
 
 
 def parse_stamp(stamp: object) -> datetime | None:
@@ -18,3 +27,14 @@ def parse_stamp(stamp: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def is_future(moment: datetime, now: datetime) -> bool:
+    """True when a recorded ``moment`` lies beyond ``now`` (plus the tolerance): see the module docstring."""
+    return moment > now + FUTURE_TOLERANCE
+
+
+def parse_past(stamp: object, now: datetime) -> datetime | None:
+    """Like :func:`parse_stamp`, and also None for a moment from the future (doubt: the caller looks)."""
+    moment = parse_stamp(stamp)
+    return None if moment is None or is_future(moment, now) else moment

@@ -120,12 +120,16 @@ def admit(
 
 
 def prune(state: dict, now: datetime, config: RateLimitConfig) -> dict:
-    """Forget announcements and rate entries older than the window plus seven days."""
+    """Forget announcements and rate entries older than the window plus seven days.
+
+    A moment from the future (the clock was stepped back) is rewritten as ``now``: the incident stays
+    announced and the reminder comes one window on, instead of when the clock catches up.
+    """
     state = normalise_state(state)
     window = timedelta(hours=config.window_hours)
     horizon = now - window - RETENTION_PAST_WINDOW
     state["announced"] = {
-        key: at
+        key: min(t, now).isoformat()
         for key, at in state["announced"].items()
         if (t := parse_stamp(at)) is not None and t > horizon
     }
@@ -174,7 +178,8 @@ def _is_announced(event: Event, announced: dict, now: datetime, window: timedelt
 def _recent(stamps: list, now: datetime, window: timedelta) -> list[datetime]:
     """The sorted send times inside the sliding window ending at ``now``.
 
-    Times after ``now`` (the clock was set back) still count: forgetting them would loosen the limit.
+    Times after ``now`` (the clock was stepped back) count as sent ``now``: forgetting them would
+    loosen the limit, trusting them would silence the definition until the clock catches up.
     """
     times = (parse_stamp(s) for s in stamps)
-    return sorted(t for t in times if t is not None and now - window < t)
+    return sorted(min(t, now) for t in times if t is not None and now - window < t)

@@ -49,7 +49,10 @@ class TransportLimiter:
             return 0.0
         waits = [0.0]
         if entry["blocked_until"] is not None:
-            waits.append((entry["blocked_until"] - now).total_seconds())
+            # No block outlasts the longest the service imposes: a longer one was stamped by a clock
+            # that has since been stepped back.
+            longest = max(limits.block_seconds.values(), default=0.0)
+            waits.append(min((entry["blocked_until"] - now).total_seconds(), longest))
         recent = self._recent(entry, limits, now)
         if len(recent) >= limits.per_window:
             frees_at = recent[-limits.per_window] + timedelta(seconds=limits.window_seconds)
