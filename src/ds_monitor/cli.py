@@ -193,21 +193,21 @@ def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep report as one JSON object on stdout.")
 @common_options
 def check_command(dry_run: bool, as_json: bool) -> None:
-    """Run exactly one sweep, then exit (1 if the sweep could not complete).
+    """Run exactly one sweep, then exit (1 if the sweep could not complete or a project could not be read).
 
     Example: python main.py check --dry-run --json
     """
     loaded = load(need_token=True, stream=sys.stderr)
     monitor = build_monitor(loaded, dry_run=dry_run)
     try:
-        report = monitor.sweep()
+        report = monitor.sweep(_now())
     finally:
         monitor.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False))
     else:
         click.echo(render_report(report))
-    if not report.ok:
+    if not report.complete:
         sys.exit(1)
 
 
@@ -340,6 +340,8 @@ def render_report(report) -> str:
         lines.append(f"  missed run: definition {row['definition_code']} fire {row['fire_time']}")
     for row in report.stuck_runs:
         lines.append(f"  stuck run: instance #{row['instance_id']} started {row['start_time']}")
+    for row in report.unreadable_projects:
+        lines.append(f"  project {row['name']} ({row['project_code']}) cannot be read: {row['reason']}")
     for row in report.notifications:
         lines.append(f"  notification {row['channel']} {row['event']}: {row['result']}")
     api = report.api

@@ -47,6 +47,8 @@ from ds_monitor.triage import triage
 log = logging.getLogger("ds_monitor.monitor")
 
 UNHEALTHY_AFTER_FAILED_SWEEPS = 3
+# The failure reason of a sweep that met a bug of ours rather than trouble with DS.
+INTERNAL_ERROR = "internal error"
 # Enough to overlap DS latency across projects without hammering the API server.
 MAX_PARALLEL_PROJECTS = 8
 
@@ -73,6 +75,7 @@ class SweepReport:
     recoveries: list[dict] = field(default_factory=list)
     missed_runs: list[dict] = field(default_factory=list)
     stuck_runs: list[dict] = field(default_factory=list)
+    unreadable_projects: list[dict] = field(default_factory=list)
     notifications: list[dict] = field(default_factory=list)
     api: dict = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
@@ -82,7 +85,13 @@ class SweepReport:
 
     @property
     def ok(self) -> bool:
+        """The sweep completed (some projects may still have been unreadable: see :attr:`complete`)."""
         return self.error is None
+
+    @property
+    def complete(self) -> bool:
+        """The sweep completed and read every selected project (``check`` exits 0 only then)."""
+        return self.ok and not self.unreadable_projects
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -97,10 +106,24 @@ class SweepInterrupted(Exception):
 
 @dataclass
 class SweepHealth:
-    """Consecutive failed sweeps, to raise ``monitor_unhealthy`` once and ``monitor_recovered`` once."""
+    """Consecutive failed sweeps, to raise ``monitor_unhealthy`` once and ``monitor_recovered`` once,
+    and the projects that could not be read, to raise ``project_readable`` when one can be again."""
 
     consecutive_failures: int = 0
     unhealthy: bool = False
+    unreadable_projects: dict[int, str] = field(default_factory=dict)
+
+    def projects_read(self, unreadable: dict[int, str], readable: set[int]) -> tuple[list[int], list[int]]:
+        """Record this sweep's project outcomes; return (newly unreadable, readable again) project codes.
+
+        A project neither read nor failed (not queried this sweep) keeps its last known state.
+        """
+        new = [code for code in unreadable if code not in self.unreadable_projects]
+        back = [code for code in self.unreadable_projects if code in readable]
+        for code in back:
+            del self.unreadable_projects[code]
+        self.unreadable_projects.update(unreadable)
+        return new, back
 
     def record(self, ok: bool, *, at_once: bool = False) -> str | None:
         """Return the monitor event this sweep result causes, if any.
@@ -146,6 +169,8 @@ def describe_failure(err: BaseException) -> str:
         return "DS unreachable"
     if isinstance(err, DSError):
         return "DS error"
+    if not isinstance(err, MonitorError):
+        return INTERNAL_ERROR
     return "sweep failed"
 
 
@@ -280,6 +305,10 @@ class Monitor:
             report.error_reason = describe_failure(err)
             blind = isinstance(err, WatchingNothing)
             log.error("sweep failed: %s", err)
+        except Exception as err:  # noqa: BLE001 - a bug of ours must not end the daemon (spec 7)
+            report.error = f"{INTERNAL_ERROR} ({type(err).__name__}): {err}"
+            report.error_reason = INTERNAL_ERROR
+            log.exception("sweep failed with an internal error; the loop goes on at the next interval")
         health_event = self.health.record(report.ok, at_once=blind)
         if health_event:
             report.events.append(health_event)
@@ -300,6 +329,10 @@ class Monitor:
         report.finished_at = now + timedelta(seconds=self.monotonic() - started)
         if self.telemetry is not None:
             self.telemetry.sweep_finished(ok=report.ok, seconds=self.monotonic() - started)
+            if report.error_reason:
+                self.telemetry.sweep_error(report.error_reason)
+            for row in report.unreadable_projects:
+                self.telemetry.project_unreadable(row["name"])
             self.telemetry.failures_detected(len(report.failed_instances))
             self.telemetry.calls_saved(report.api.get("saved_by_schedule", 0))
             for row in report.recoveries:
@@ -315,7 +348,8 @@ class Monitor:
         if not self._announced_connection:
             self._announced_connection = True
             log.info("DS %s; dates are read and written in zone %s", report.ds_version, self.client.timezone)
-        estate = self._fetch_estate(report)
+        unreadable: dict[int, tuple[Project, str]] = {}
+        estate = self._fetch_estate(report, unreadable)
         report.definitions_total = sum(len(d) for d in estate.definitions.values())
 
         recovery_state = self.store.load(RECOVERY)
@@ -338,9 +372,10 @@ class Monitor:
         query_start = now - max(window, timedelta(hours=cfg.execution_window_hours))
         if self.stop_requested():
             raise SweepInterrupted
-        instances_by_project = self._fetch_instances(to_query, query_start, now)
+        instances_by_project = self._fetch_instances(to_query, query_start, now, unreadable)
+        to_query = [p for p in to_query if p.code in instances_by_project]
+        events: list[Event] = self._project_health(estate, unreadable, report)
 
-        events: list[Event] = []
         names = {p.code: p.name for p in estate.projects}
         def_by_code = {d.code: d for d in estate.all_definitions()}
         candidates_by_project: dict[int, list[Instance]] = {}
@@ -453,17 +488,17 @@ class Monitor:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _fetch_estate(self, report: SweepReport) -> Estate:
+    def _fetch_estate(self, report: SweepReport, unreadable: dict[int, tuple[Project, str]]) -> Estate:
         matched, warnings = select_projects(self.client.list_projects(), self.config.projects)
 
         def fetch(pair: tuple[Project, ProjectSelection]):
             project, selection = pair
             definitions, misses = select_definitions(project, self.client.list_definitions(project.code), selection)
             schedules = self.client.list_schedules(project.code) if definitions else []
-            return project, definitions, schedules, misses
+            return definitions, schedules, misses
 
         estate = Estate([], {}, {})
-        for project, definitions, schedules, misses in self._parallel(fetch, matched):
+        for project, (definitions, schedules, misses) in self._each_project(fetch, matched, unreadable):
             warnings.extend(misses)
             estate.projects.append(project)
             estate.definitions[project.code] = definitions
@@ -474,18 +509,50 @@ class Monitor:
                 self._warned.add(warning)
                 log.warning("%s", warning)
                 report.warnings.append(warning)
-        blind = watching_nothing(matched, len(estate.all_definitions()), warnings)
+        # An unreadable project may hold the selected workflows: only a fully read selection is judged.
+        blind = None if unreadable else watching_nothing(matched, len(estate.all_definitions()), warnings)
         if blind:
             # The next sweep must ask DS again, not a cached listing, to see the project appear.
             self.client.invalidate_cache()
             raise WatchingNothing(blind)
         return estate
 
-    def _fetch_instances(self, projects: list[Project], start: datetime, end: datetime) -> dict[int, list[Instance]]:
+    def _fetch_instances(
+        self, projects: list[Project], start: datetime, end: datetime, unreadable: dict[int, tuple[Project, str]]
+    ) -> dict[int, list[Instance]]:
         def fetch(project: Project):
-            return project.code, self.client.list_instances(project.code, start_from=start, start_to=end)
+            return self.client.list_instances(project.code, start_from=start, start_to=end)
 
-        return dict(self._parallel(fetch, projects))
+        return {project.code: instances for project, instances in self._each_project(fetch, projects, unreadable)}
+
+    def _each_project(self, func, items: list, unreadable: dict[int, tuple[Project, str]]) -> list[tuple]:
+        """``(project, func(item))`` for each item (a project, or a pair starting with one), in parallel.
+
+        Each project is a unit of work (spec section 3): a project whose call fails, after the
+        client's retries, is recorded in ``unreadable`` with the reason and left out, so the others
+        are still swept. A rejected token is not one project's problem: it fails the whole sweep.
+        """
+
+        def guarded(item):
+            project = item[0] if isinstance(item, tuple) else item
+            try:
+                return project, func(item), None
+            except DSAuthError:
+                raise
+            except DSError as err:
+                return project, None, str(err)
+            except Exception as err:  # noqa: BLE001 - a bug met in one project's data stays in that project
+                log.exception("internal error while reading project %s", project.name)
+                return project, None, f"{INTERNAL_ERROR} ({type(err).__name__}): {err}"
+
+        results = []
+        for project, value, reason in self._parallel(guarded, items):
+            if reason is None:
+                results.append((project, value))
+            else:
+                log.error("project %s (%s) cannot be read: %s", project.name, project.code, reason)
+                unreadable[project.code] = (project, reason)
+        return results
 
     def _parallel(self, func, items: list) -> list:
         if len(items) <= 1:
@@ -496,6 +563,30 @@ class Monitor:
         """Release the DS connection pool and the worker threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
+
+    def _project_health(
+        self, estate: Estate, unreadable: dict[int, tuple[Project, str]], report: SweepReport
+    ) -> list[Event]:
+        """Report unreadable projects; ``project_unreadable`` when one turns unreadable, ``project_readable``
+        when it is read again. When no selected project could be read at all, the sweep has failed."""
+        for code, (project, reason) in unreadable.items():
+            report.unreadable_projects.append({"project_code": code, "name": project.name, "reason": reason})
+        readable = {p.code for p in estate.projects if p.code not in unreadable}
+        new, back = self.health.projects_read({code: reason for code, (_, reason) in unreadable.items()}, readable)
+        names = {p.code: p.name for p in estate.projects} | {code: p.name for code, (p, _) in unreadable.items()}
+        events = [
+            Event(kind="project_unreadable", project_code=code, project_name=names[code], detail=unreadable[code][1])
+            for code in new
+        ]
+        events += [
+            Event(kind="project_readable", project_code=code, project_name=names.get(code, ""), detail="read again")
+            for code in back
+        ]
+        if unreadable and not readable:
+            first = next(iter(unreadable.values()))[1]
+            report.error = f"no selected project could be read ({len(unreadable)} unreadable; first: {first})"
+            report.error_reason = "no project readable"
+        return events
 
     def _recover(
         self,

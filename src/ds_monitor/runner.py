@@ -18,7 +18,7 @@ from ds_monitor import __version__
 from ds_monitor.clock import utc_now
 from ds_monitor.config import LoadedConfig
 from ds_monitor.errors import MonitorError
-from ds_monitor.monitor import describe_failure_reason
+from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
 from ds_monitor.state import exclusive_run
 
 log = logging.getLogger("ds_monitor.runner")
@@ -122,11 +122,11 @@ class Runner:
             )
         try:
             while True:
-                report = monitor.sweep()
+                report = self._sweep(monitor, telemetry)
                 health.sweep_attempted(self.clock(), report.ok, describe_failure_reason(report))
                 self._log_summary(report)
                 if self.once:
-                    return 0 if report.ok else 1
+                    return 0 if report.complete else 1
                 if self._wait(self.loaded.config.monitor.check_interval):
                     break
                 if self.reload_event.is_set():
@@ -137,6 +137,22 @@ class Runner:
             monitor.close()
             if server is not None:
                 server.stop()
+
+    def _sweep(self, monitor, telemetry) -> SweepReport:
+        """One sweep on the loop's clock. The monitor reports its own bugs as a failed sweep; this is
+        the last line of defence for one in the reporting itself, so the loop always goes on."""
+        now = self.clock()
+        try:
+            return monitor.sweep(now)
+        except Exception as err:  # noqa: BLE001 - the daemon outlives its own bugs (spec 7)
+            log.exception("sweep failed with an internal error; the loop goes on at the next interval")
+            telemetry.sweep_error(INTERNAL_ERROR)
+            return SweepReport(
+                started_at=now,
+                finished_at=self.clock(),
+                error=f"{INTERNAL_ERROR} ({type(err).__name__}): {err}",
+                error_reason=INTERNAL_ERROR,
+            )
 
     def _build(self, telemetry):
         monitor = self.build(self.loaded, telemetry=telemetry)
@@ -174,13 +190,14 @@ class Runner:
             return
         log.info(
             "sweep done: %d projects queried, %d failed in window, %d over threshold, %d recoveries triggered, "
-            "%d missed, %d stuck, %d DS calls (%d saved by schedule)",
+            "%d missed, %d stuck, %d projects unreadable, %d DS calls (%d saved by schedule)",
             report.projects_scanned,
             len(report.failed_instances),
             len(report.threshold_exceeded),
             sum(1 for row in report.recoveries if row["result"] == "triggered"),
             len(report.missed_runs),
             len(report.stuck_runs),
+            len(report.unreadable_projects),
             report.api.get("calls", 0),
             report.api.get("saved_by_schedule", 0),
         )

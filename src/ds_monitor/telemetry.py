@@ -71,6 +71,12 @@ class MonitorMetrics:
         self._notifications = counter(
             "ds_monitor_notifications", "Notifications by channel and result (sent, suppressed, failed).",
             ("channel", "result"))
+        self._sweep_errors = counter(
+            "ds_monitor_sweep_errors", "Failed sweeps by reason (ds_unreachable, token_rejected, internal_error, ...).",
+            ("reason",))
+        self._project_read_errors = counter(
+            "ds_monitor_project_read_errors", "Sweeps in which a project's listings could not be read, by project.",
+            ("project",))
         self._state_file_errors = counter(
             "ds_monitor_state_file_errors", "State files found corrupt or unreadable, by file.", ("file",))
         build_info = Gauge("ds_monitor_build_info", "Always 1; the version label says which ds-monitor runs.",
@@ -86,6 +92,14 @@ class MonitorMetrics:
             self._last_success.set(self._clock())
         else:
             self._failed_streak.inc()
+
+    def sweep_error(self, reason: str) -> None:
+        """Count one failed sweep under its reason (``"internal error"`` becomes ``internal_error``)."""
+        self._sweep_errors.labels(reason=reason.replace(" ", "_")).inc()
+
+    def project_unreadable(self, project: str) -> None:
+        """Count one sweep in which ``project`` could not be read."""
+        self._project_read_errors.labels(project=project).inc()
 
     def ds_call(self, endpoint: str, outcome: str, seconds: float) -> None:
         """Count one DS call (``outcome`` ok / error / cache_hit); real calls also record their latency."""

@@ -94,7 +94,7 @@ class DSClient:
     The API family (``version``) and the zone DS speaks for the token (``timezone``) are settled
     once, on first use, unless the configuration names them. Projects, definitions and schedules
     are cached for ``cache_ttl_seconds`` (measured on ``monotonic``); instances never are.
-    The client owns ``session`` (given or its own) and closes it in :meth:`close`.
+    The client owns its HTTP sessions and closes them in :meth:`close`.
     """
 
     def __init__(
@@ -105,7 +105,6 @@ class DSClient:
         cache_ttl_seconds: float = 300,
         monotonic: Callable[[], float] = time.monotonic,
         retry_backoff: float = 0.5,
-        session: requests.Session | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
     ):
         if config.api_version != "auto" and config.api_version not in wire.SUPPORTED_VERSIONS:
@@ -133,23 +132,21 @@ class DSClient:
             log.warning(
                 "TLS certificate checks are off for %s (dolphinscheduler.verify_ssl: false)", self._host
             )
-        self._session = session if session is not None else requests.Session()
-        self._session.headers["token"] = config.token
-        read_adapter = HTTPAdapter(
-            pool_connections=POOL_SIZE,
-            pool_maxsize=POOL_SIZE,
-            max_retries=retry_policy(retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET"})),
+        # Two sessions, each built and mounted here once and never changed afterwards: project
+        # threads share them, and requests' adapter table is not safe to mutate while in use.
+        # Reads and actions: only GETs are retried after the request may have reached DS.
+        self._session = _session(
+            config.token,
+            self._base,
+            retry_policy(retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET"})),
         )
-        self._session.mount(self._base + "/", read_adapter)
-        # The schedule listing is a read sent as POST; it gets its own adapter that may repeat it.
-        self._idempotent_post_adapter = HTTPAdapter(
-            pool_connections=POOL_SIZE,
-            pool_maxsize=POOL_SIZE,
-            max_retries=retry_policy(
-                retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET", "POST"})
-            ),
+        # The schedule listing is a read sent as POST: its own session may repeat it.
+        self._read_post_session = _session(
+            config.token,
+            self._base,
+            retry_policy(retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET", "POST"})),
         )
-        self._idempotent_post_urls: set[str] = set()
+        self._cache_lock = threading.Lock()
 
     # --- settled once per connection ----------------------------------------------------------
 
@@ -211,14 +208,11 @@ class DSClient:
         """Every schedule of a project, online or not (cached); one unpaged call on every version."""
         dialect = self._dialect
         zone = self.timezone
-        url = self._url(wire.SCHEDULES_LIST_PATH, pc=project_code)
-        if url not in self._idempotent_post_urls:
-            self._session.mount(url, self._idempotent_post_adapter)
-            self._idempotent_post_urls.add(url)
         where = f"POST {wire.SCHEDULES_LIST_PATH.format(pc=project_code)}"
 
         def fetch() -> tuple[Schedule, ...]:
-            rows = self._expect_list(self._call("POST", wire.SCHEDULES_LIST_PATH, pc=project_code), where)
+            answer = self._call("POST", wire.SCHEDULES_LIST_PATH, pc=project_code, read_only=True)
+            rows = self._expect_list(answer, where)
             return tuple(wire.parse_schedule(row, dialect, fallback_zone=zone, where=where) for row in rows)
 
         return list(self._cached(f"POST {wire.SCHEDULES_LIST_PATH}", project_code, fetch))
@@ -321,11 +315,13 @@ class DSClient:
 
     def invalidate_cache(self) -> None:
         """Forget cached projects, definitions and schedules; the next listing asks DS."""
-        self._cache.clear()
+        with self._cache_lock:
+            self._cache.clear()
 
     def close(self) -> None:
         """Release the pooled connections."""
         self._session.close()
+        self._read_post_session.close()
 
     def __enter__(self) -> DSClient:
         return self
@@ -341,12 +337,14 @@ class DSClient:
         Hits are recorded under the templated endpoint, like calls, so metric labels stay few.
         """
         key = (endpoint, project_code)
-        hit, value = self._cache.get(key, self._monotonic())
+        with self._cache_lock:
+            hit, value = self._cache.get(key, self._monotonic())
         if hit:
             self.metrics.record_cache_hit(endpoint)
             return value
         value = fetch()
-        self._cache.put(key, value, self._monotonic())
+        with self._cache_lock:
+            self._cache.put(key, value, self._monotonic())
         return value
 
     def _detect_version(self) -> str:
@@ -355,7 +353,7 @@ class DSClient:
         where = f"GET {wire.FAMILY_PROBE_PATH}"
         with self._measured(endpoint):
             response = self._send(
-                "GET", self._base + wire.FAMILY_PROBE_PATH, where, {"pageNo": 1, "pageSize": 1}
+                self._session, "GET", self._base + wire.FAMILY_PROBE_PATH, where, {"pageNo": 1, "pageSize": 1}
             )
             if response.status_code == 404 or (response.status_code == 200 and _looks_like_html(response)):
                 return wire.PROCESS_FAMILY_DEFAULT_VERSION
@@ -422,12 +420,17 @@ class DSClient:
         params: dict[str, Any] | None = None,
         form: dict[str, Any] | None = None,
         action: str | None = None,
+        read_only: bool = False,
     ) -> Any:
-        """One API call: returns the envelope's ``data`` or raises a ds_monitor error."""
+        """One API call: returns the envelope's ``data`` or raises a ds_monitor error.
+
+        ``read_only`` marks a POST that only reads, so it may be retried like a GET.
+        """
         path = template.format(pc=pc, id=id)
         where = f"{method} {path}"
+        session = self._read_post_session if read_only else self._session
         with self._measured(f"{method} {template}"):
-            response = self._send(method, self._base + path, where, params, form=form, action=action)
+            response = self._send(session, method, self._base + path, where, params, form=form, action=action)
             return self._envelope_data(response, where, action=action)
 
     @contextmanager
@@ -442,6 +445,7 @@ class DSClient:
 
     def _send(
         self,
+        session: requests.Session,
         method: str,
         url: str,
         where: str,
@@ -453,7 +457,7 @@ class DSClient:
         timeout = self._config.timeout_seconds
         try:
             # verify goes on every request: a session-level False loses to REQUESTS_CA_BUNDLE.
-            response = self._session.request(
+            response = session.request(
                 method, url, params=params, data=form, timeout=timeout, verify=self._config.verify_ssl
             )
         except (
@@ -521,6 +525,14 @@ class DSClient:
         if code != 0:
             raise DSApiError(code, _one_line(document.get("msg")), endpoint=where)
         return document.get("data")
+
+
+def _session(token: str, base: str, retries: Retry) -> requests.Session:
+    """A pooled session carrying the token, with ``retries`` for every URL under ``base``."""
+    session = requests.Session()
+    session.headers["token"] = token
+    session.mount(base + "/", HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=retries))
+    return session
 
 
 def _unique(items: Iterable[Any], *, key: Callable[[Any], Any]) -> list[Any]:

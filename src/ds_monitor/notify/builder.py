@@ -34,6 +34,8 @@ KIND_LABELS = {
     "recovery_exhausted": "Recovery attempts exhausted",
     "missed_run": "Missed scheduled run",
     "stuck_running": "Run stuck",
+    "project_unreadable": "Project cannot be read",
+    "project_readable": "Project readable again",
     "monitor_unhealthy": "Monitor unhealthy",
     "monitor_recovered": "Monitor recovered",
 }
@@ -41,6 +43,7 @@ KIND_LABELS = {
 _WECOM_COLOURS = {
     "recovery_succeeded": "info",
     "monitor_recovered": "info",
+    "project_readable": "info",
     "recovery_triggered": "comment",
 }
 _PRODUCT = "ds-monitor"

@@ -19,6 +19,8 @@ EVENT_KINDS = (
     "recovery_exhausted",
     "missed_run",
     "stuck_running",
+    "project_unreadable",
+    "project_readable",
     "monitor_unhealthy",
     "monitor_recovered",
 )
@@ -26,6 +28,9 @@ NEVER_SUPPRESSED = {"recovery_exhausted", "monitor_unhealthy", "monitor_recovere
 # Events about the monitor itself: rate-limited and keyed "per monitor", not per workflow definition.
 MONITOR_KINDS = frozenset({"monitor_unhealthy", "monitor_recovered"})
 MONITOR_KEY = "monitor"
+# Events about one project as a whole (its listings cannot be read): keyed per project, rate-limited
+# with the monitor's own events (spec section 3).
+PROJECT_KINDS = frozenset({"project_unreadable", "project_readable"})
 
 _DATETIME_FIELDS = ("start_time", "end_time", "fire_time")
 
@@ -65,10 +70,13 @@ class Event:
         """The incident this event belongs to; every follow-up of that incident carries the same key.
 
         ``"<def>:<inst>"`` for an instance, ``"<def>@<fire time>"`` for a missed run, ``"<def>"`` for a
-        definition-wide fact (threshold), ``"monitor"`` for the monitor's own health.
+        definition-wide fact (threshold), ``"project:<code>"`` for a project that cannot be read,
+        ``"monitor"`` for the monitor's own health.
         """
         if self.kind in MONITOR_KINDS:
             return MONITOR_KEY
+        if self.kind in PROJECT_KINDS:
+            return f"project:{self.project_code}"
         definition = str(self.definition_code)
         if self.instance_id is not None:
             return f"{definition}:{self.instance_id}"
@@ -79,7 +87,7 @@ class Event:
     @property
     def rate_key(self) -> str:
         """The product rate limit's bucket: one per workflow definition, one for the monitor itself."""
-        if self.kind in MONITOR_KINDS:
+        if self.kind in MONITOR_KINDS or self.kind in PROJECT_KINDS:
             return MONITOR_KEY
         return f"def:{self.definition_code}"
 

@@ -34,8 +34,13 @@ RETENTION_PAST_WINDOW = timedelta(days=7)
 # A systemic failure that persists is announced again once per rate window, as a reminder; every
 # other announcement is made once per incident.
 REMINDED_EACH_WINDOW = frozenset({"threshold_exceeded"})
-# The monitor's health flips back and forth: announcing one side re-arms the other.
-_REARMS = {"monitor_unhealthy": "monitor_recovered", "monitor_recovered": "monitor_unhealthy"}
+# Health flips back and forth (the monitor's, a project's readability): announcing one side re-arms the other.
+_REARMS = {
+    "monitor_unhealthy": "monitor_recovered",
+    "monitor_recovered": "monitor_unhealthy",
+    "project_unreadable": "project_readable",
+    "project_readable": "project_unreadable",
+}
 
 
 @dataclass(frozen=True)
