@@ -33,11 +33,16 @@ def ds_sim(make_ds_sim: Callable[..., DSSimulator]) -> DSSimulator:
 
 
 @pytest.fixture(autouse=True)
-def _drop_cli_log_handlers() -> Iterator[None]:
-    """A command run in-process installs ds-monitor's log handlers on the root logger; later tests must not
-    inherit them (they would print to a stream captured for another test)."""
+def _restore_logging() -> Iterator[None]:
+    """Undo what an in-process CLI run did to logging (its handlers write to this test's captured
+    streams, which are closed once the test ends)."""
+    loggers = [logging.getLogger(), logging.getLogger("ds_monitor"), logging.getLogger("urllib3")]
+    levels = [logger.level for logger in loggers]
     yield
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_ds_monitor", False)]:
-        root.removeHandler(handler)
-        handler.close()
+    root = loggers[0]
+    for handler in list(root.handlers):
+        if getattr(handler, "_ds_monitor", False):
+            root.removeHandler(handler)
+            handler.close()
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
