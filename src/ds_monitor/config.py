@@ -111,6 +111,12 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class SlackConfig:
+    enabled: bool = False
+    webhook_url: str = ""
+
+
+@dataclass(frozen=True)
 class WebhookConfig:
     """The generic signed JSON webhook."""
 
@@ -127,6 +133,7 @@ class NotificationConfig:
     wework: WeWorkConfig = field(default_factory=WeWorkConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,7 @@ ENV_ALIASES: dict[str, str] = {
     "notification.email.password": "DS_EMAIL_PASSWORD",
     "notification.email.from_addr": "DS_EMAIL_FROM",
     "notification.email.to_addrs": "DS_EMAIL_TO",
+    "notification.slack.webhook_url": "DS_SLACK_WEBHOOK",
 }
 
 SECRET_KEYS = frozenset(
@@ -188,12 +196,14 @@ SECRET_KEYS = frozenset(
         "notification.email.password",
         "notification.webhook.url",
         "notification.webhook.secret",
+        "notification.slack.webhook_url",
     }
 )
 # Webhook URLs whose path is the credential (Feishu and Slack hooks), or may be (any URL a user gives).
 PATH_SECRET_URL_KEYS = frozenset(
     {
         "notification.webhook.url",
+        "notification.slack.webhook_url",
     }
 )
 

@@ -37,3 +37,15 @@ def test_enabled_webhook_without_url_names_the_key():
 def test_webhook_timeout_must_be_positive():
     with pytest.raises(ConfigError, match="notification.webhook.timeout_seconds"):
         load({"DS_NOTIFICATION__WEBHOOK__TIMEOUT_SECONDS": "0"})
+
+
+def test_slack_webhook_from_its_short_env_name_is_masked_to_the_host():
+    loaded = load({"DS_SLACK_WEBHOOK": "https://hooks.slack.com/services/T1/B2/abcSECRETxyz"})
+    shown = {key: (value, source) for key, value, source in loaded.effective_values()}
+    assert shown["notification.slack.webhook_url"] == ("https://hooks.slack.com/***", "env:DS_SLACK_WEBHOOK")
+    assert "/services/T1/B2/abcSECRETxyz" in loaded.secret_values()
+
+
+def test_enabled_slack_without_webhook_names_the_key():
+    with pytest.raises(ConfigError, match=r"^notification.slack.webhook_url: must be the incoming webhook URL"):
+        load({"DS_NOTIFICATION__SLACK__ENABLED": "true"})

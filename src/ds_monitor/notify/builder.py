@@ -22,6 +22,13 @@ DINGTALK_MAX_BODY_BYTES = 20_000
 WECOM_MAX_MARKDOWN_BYTES = 4096
 WECOM_MAX_TEXT_BYTES = 2048
 EMAIL_MAX_ITEMS = 200
+# Slack Block Kit: at most 50 blocks per message, 3,000 characters per section text, 150 per header.
+SLACK_MAX_BLOCKS = 50
+SLACK_MAX_TEXT_CHARS = 3000
+SLACK_MAX_HEADER_CHARS = 150
+# Messages are refused (msg_blocks_too_long) at about 13,000 characters of block text in all, well
+# below the documented limits (reported: slackapi/bolt-js#2509); we keep under 12,000.
+SLACK_MAX_TOTAL_CHARS = 12_000
 # Long DS error texts and names are cut so that one incident can never crowd out the others.
 MAX_VALUE_CHARS = 300
 
@@ -205,6 +212,38 @@ def render_wecom(digest: Digest, *, mentions: ChatMentions = ChatMentions()) -> 
     return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
 
 
+def render_slack(digest: Digest) -> Rendered:
+    """A Slack Block Kit message: header, notes, one mrkdwn section per item, footer; within Slack's limits.
+
+    ``text`` is the notification fallback Slack shows where blocks cannot be (push, previews).
+    Items that do not fit the 50 blocks or the total budget are counted in "… and N more".
+    """
+    title = _cut_chars(digest.title, SLACK_MAX_HEADER_CHARS)
+    head: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": title}}]
+    if digest.notes:
+        head.append(_slack_context("\n".join(_slack_escape(note) for note in digest.notes)))
+    if not digest.items:
+        head.append(_slack_section(_slack_escape(digest.summary)))
+    footer = _slack_context(_slack_escape(digest.footer))
+    sections = [_slack_section(_slack_item(i, item)) for i, item in enumerate(digest.items, 1)]
+
+    def more(count: int) -> dict:
+        return _slack_section(_more_line(count).strip())
+
+    room_blocks = SLACK_MAX_BLOCKS - len(head) - 2  # the footer, and "… and N more" if needed
+    room_chars = SLACK_MAX_TOTAL_CHARS - sum(map(_slack_chars, [*head, footer, more(len(sections))]))
+    kept: list[dict] = []
+    for section in sections:
+        if len(kept) == room_blocks or _slack_chars(section) > room_chars:
+            break
+        kept.append(section)
+        room_chars -= _slack_chars(section)
+    omitted = len(sections) - len(kept)
+    blocks = head + kept + ([more(omitted)] if omitted else []) + [footer]
+    payload = {"text": _cut_chars(digest.title, SLACK_MAX_TEXT_CHARS), "blocks": blocks}
+    return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
+
+
 def render_email(digest: Digest) -> EmailContent:
     """Subject, plain text and HTML (every DS value escaped) of the e-mail."""
     text, _ = _plain_text(digest, max_bytes=None)
@@ -296,6 +335,37 @@ def _markdown_block(number: int, item: DigestItem, *, line_break: str, colour: s
     if item.link:
         lines.append(f"[{_LINK_LABEL}]({item.link})")
     return line_break.join(lines) + "\n\n"
+
+
+def _slack_escape(text: str) -> str:
+    """Slack mrkdwn needs only these three escaped; anything else in a DS name is shown as written."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_item(number: int, item: DigestItem) -> str:
+    lines = [f"*{number}. {_slack_escape(item.heading)}*"]
+    if item.facts:
+        lines.append(" · ".join(f"{label}: {_slack_escape(value)}" for label, value in item.facts))
+    if item.ds_error:
+        lines.append(f"DS error: {_slack_escape(item.ds_error)}")
+    link = f"<{item.link.replace('|', '%7C').replace('>', '%3E')}|{_LINK_LABEL}>" if item.link else ""
+    # The link is the most useful line: cut the text before it, never the link itself.
+    text = _cut_chars("\n".join(lines), SLACK_MAX_TEXT_CHARS - len(link) - 1)
+    return f"{text}\n{link}" if link else text
+
+
+def _slack_section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _slack_context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut_chars(text, SLACK_MAX_TEXT_CHARS)}]}
+
+
+def _slack_chars(block: dict) -> int:
+    if block["type"] == "context":
+        return sum(len(element["text"]) for element in block["elements"])
+    return len(block["text"]["text"])
 
 
 def _plain_text(digest: Digest, max_bytes: int | None) -> tuple[str, int]:

@@ -28,6 +28,7 @@ from ds_monitor.notify.events import Event
 from ds_monitor.notify.generic import GenericWebhookSender
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.ratelimit import Admission, admit
+from ds_monitor.notify.slack import SlackSender
 from ds_monitor.notify.transport import TransportLimiter, TransportLimits
 from ds_monitor.notify.webhook import redact
 from ds_monitor.notify.wecom import WeComSender
@@ -92,7 +93,7 @@ class _Plan:
 
 
 def build_senders(config: NotificationConfig) -> list[Sender]:
-    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail, generic webhook)."""
+    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail, generic webhook, Slack)."""
     senders: list[Sender] = []
     if config.dingtalk.enabled:
         senders.append(DingTalkSender(config.dingtalk))
@@ -102,6 +103,8 @@ def build_senders(config: NotificationConfig) -> list[Sender]:
         senders.append(EmailSender(config.email))
     if config.webhook.enabled:
         senders.append(GenericWebhookSender(config.webhook))
+    if config.slack.enabled:
+        senders.append(SlackSender(config.slack))
     return senders
 
 
