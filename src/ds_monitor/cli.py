@@ -10,9 +10,10 @@ import functools
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import click
 
@@ -258,6 +259,117 @@ def status_command(as_json: bool) -> None:
         click.echo(render_status(status))
 
 
+@cli.group("silence")
+def silence_group() -> None:
+    """Mute notifications (and optionally recoveries) for a while; a running daemon sees changes at its next sweep."""
+
+
+# A sweep holds the state lock while it works; waiting this long lets `silence add` slip in between.
+SILENCE_LOCK_WAIT = 60.0
+
+
+def _silence_store(loaded: LoadedConfig):
+    from ds_monitor.state import StateStore
+
+    return StateStore(loaded.config.state_dir, lock_timeout=SILENCE_LOCK_WAIT, clock=_now)
+
+
+@silence_group.command("add")
+@click.option("--project", "projects", multiple=True, metavar="GLOB", help="Project name glob (repeatable).")
+@click.option("--workflow", default=None, metavar="GLOB", help="Workflow name glob (needs --project).")
+@click.option("--all", "everything", is_flag=True, help="Every project, and the monitor's own events.")
+@click.option("--for", "duration", default=None, metavar="DURATION", help="How long: 2h, 90m, 1h30m, 1d.")
+@click.option("--until", default=None, metavar="ISO", help="Until this ISO-8601 time (without an offset: UTC).")
+@click.option("--reason", required=True, help="Why; shown in `silence list`, status and explain.")
+@click.option("--event", "events", multiple=True, metavar="KIND", help="Only these event kinds (repeatable).")
+@click.option("--no-recover", is_flag=True, help="Also withhold automatic recoveries of matching workflows.")
+@common_options
+def silence_add(projects, workflow, everything, duration, until, reason, events, no_recover) -> None:
+    """Add a silence and print its id.
+
+    Example: python main.py silence add --project data-platform --for 2h --reason "DS upgrade"
+    """
+    from ds_monitor import silences
+    from ds_monitor.state import SILENCES
+
+    if everything == bool(projects):
+        raise click.UsageError("give either --project GLOB (with an optional --workflow) or --all")
+    if everything and workflow:
+        raise click.UsageError("--workflow cannot be combined with --all")
+    if (duration is None) == (until is None):
+        raise click.UsageError("give either --for DURATION or --until ISO")
+    loaded = load(log_file=False)
+    now = _now()
+    end = now + silences.parse_duration(duration) if duration is not None else _parse_until(until)
+    silence = silences.new_silence(
+        silence_id=uuid.uuid4().hex[:8],
+        now=now,
+        until=end,
+        reason=reason,
+        projects=tuple(projects),
+        workflow=workflow,
+        events=tuple(events),
+        no_recover=no_recover,
+    )
+    store = _silence_store(loaded)
+    with store.locked():
+        store.save(SILENCES, silences.add(store.load(SILENCES), silence, now))
+    click.echo(silence.id)
+    log.info("silence %s added: %s until %s (%s)", silence.id, silence.scope, silence.end.isoformat(), reason)
+
+
+def _parse_until(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--until: {text!r} is not an ISO-8601 date-time such as 2026-01-31T06:00+08:00") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+@silence_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@common_options
+def silence_list(as_json: bool) -> None:
+    """List active silences, then those that ended within a day.
+
+    Example: python main.py silence list
+    """
+    from ds_monitor import silences
+    from ds_monitor.state import SILENCES, StateStore
+    from ds_monitor.status import render_table
+
+    loaded = load(log_file=False)
+    now = _now()
+    store = StateStore(loaded.config.state_dir)
+    rows = [silences.describe(s, now) for s in silences.listing(store.snapshot().get(SILENCES, {}), now)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+    else:
+        click.echo(render_table("silences", rows))
+    for warning in store.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@silence_group.command("expire")
+@click.argument("silence_id", metavar="ID")
+@common_options
+def silence_expire(silence_id: str) -> None:
+    """End a silence now; the incidents it hid that are still open are announced at the next sweep.
+
+    Example: python main.py silence expire 3f9a1c2e
+    """
+    from ds_monitor import silences
+    from ds_monitor.state import SILENCES
+
+    loaded = load(log_file=False)
+    now = _now()
+    store = _silence_store(loaded)
+    with store.locked():
+        state, silence = silences.expire(store.load(SILENCES), silence_id, now)
+        store.save(SILENCES, state)
+    click.echo(f"silence {silence.id} ended at {silence.end.isoformat()}")
+
+
 @cli.group("notify")
 def notify_group() -> None:
     """Notification channels."""
@@ -342,6 +454,8 @@ def render_report(report) -> str:
         lines.append(f"  stuck run: instance #{row['instance_id']} started {row['start_time']}")
     for row in report.unreadable_projects:
         lines.append(f"  project {row['name']} ({row['project_code']}) cannot be read: {row['reason']}")
+    for row in report.silenced:
+        lines.append(f"  silenced by {row['silence_id']}: {row['event']} {row['incident_key']}")
     for row in report.notifications:
         lines.append(f"  notification {row['channel']} {row['event']}: {row['result']}")
     api = report.api

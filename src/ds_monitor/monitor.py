@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+from ds_monitor import silences
 from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, ProjectSelection
 from ds_monitor.ds.models import (
@@ -41,7 +42,7 @@ from ds_monitor.recovery import (
     last_call_in_project,
 )
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES, ReadOnlyStore, StateStore
+from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, ReadOnlyStore, StateStore
 from ds_monitor.triage import triage
 
 log = logging.getLogger("ds_monitor.monitor")
@@ -76,6 +77,7 @@ class SweepReport:
     missed_runs: list[dict] = field(default_factory=list)
     stuck_runs: list[dict] = field(default_factory=list)
     unreadable_projects: list[dict] = field(default_factory=list)
+    silenced: list[dict] = field(default_factory=list)
     notifications: list[dict] = field(default_factory=list)
     api: dict = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
@@ -283,6 +285,9 @@ class Monitor:
         self.stop_requested: Callable[[], bool] = lambda: False
         self._warned: set[str] = set()
         self._announced_connection = False
+        # Instance states and workflow names seen by the last sweep, for the silences' bookkeeping.
+        self._seen_states: dict[int, str] = {}
+        self._workflow_names: dict[int, str] = {}
 
     # -- the sweep ---------------------------------------------------------------------------------
 
@@ -317,6 +322,7 @@ class Monitor:
             if health_event == "monitor_unhealthy" and not blind:
                 detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
             events.append(Event(kind=health_event, detail=detail))
+        events = self._mute(events, now, report)
         self._notify(events, now, report)
         report.api = self._api_figures(report)
         for warning in self.store.warnings:
@@ -470,6 +476,7 @@ class Monitor:
                 )
             candidates_by_project[project.code] = found.candidates
         self.store.save(SCHEDULE, schedule_state)
+        self._withhold_silenced(candidates_by_project, names, def_by_code, now, report)
 
         recovery_state = self._recover(
             candidates_by_project,
@@ -483,6 +490,8 @@ class Monitor:
             events,
         )
         listed = {i.id: i for instances in instances_by_project.values() for i in instances}
+        self._seen_states = {i.id: i.state for i in listed.values()}
+        self._workflow_names = {code: d.name for code, d in def_by_code.items()}
         self._follow_up(recovery_state, now, names, def_by_code, events, listed)
         return events
 
@@ -716,6 +725,58 @@ class Monitor:
             end_time=inst.end_time,
             ui_url=self.client.instance_ui_url(project.code, inst.id, inst.definition_code),
         )
+
+    def _withhold_silenced(self, candidates_by_project, names, def_by_code, now, report: SweepReport) -> None:
+        """Drop the recovery candidates an active ``--no-recover`` silence covers (report: ``silenced``)."""
+        active = [s for s in silences.load(self.store.load(SILENCES)) if s.no_recover and s.active(now)]
+        if not active:
+            return
+        for project_code, candidates in candidates_by_project.items():
+            kept = []
+            for inst in candidates:
+                silence = silences.withholding(
+                    active, names.get(project_code, ""), _name(def_by_code, inst.definition_code), now
+                )
+                if silence is None:
+                    kept.append(inst)
+                    continue
+                report.recoveries.append(
+                    {
+                        "instance_id": inst.id,
+                        "attempt": 0,
+                        "result": "silenced",
+                        "detail": f"silence {silence.id} withholds recoveries until {silence.end.isoformat()}: "
+                        f"{silence.reason}",
+                    }
+                )
+            candidates_by_project[project_code] = kept
+
+    def _mute(self, events: list[Event], now: datetime, report: SweepReport) -> list[Event]:
+        """Hide what active silences cover and release the incidents of silences that ended.
+
+        Read every sweep, so a silence added by ``silence add`` beside a running daemon counts from
+        the next sweep on. Fail-loud: if the silences cannot be read, every event goes out.
+        """
+        try:
+            with self.store.locked():
+                state = self.store.load(SILENCES)
+                muting = silences.apply(
+                    events,
+                    state,
+                    now,
+                    workflow_names=self._workflow_names,
+                    instance_states=self._seen_states,
+                )
+                if muting.state.get("silences") != state.get("silences", []):
+                    self.store.save(SILENCES, muting.state)
+        except MonitorError as err:
+            report.warnings.append(f"silences not applied: {err}")
+            log.error("silences not applied: %s", err)
+            return events
+        report.silenced.extend(muting.silenced)
+        for silence_id in muting.released:
+            log.info("silence %s ended; the incidents it hid that are still open are announced now", silence_id)
+        return muting.send
 
     def _notify(self, events: list[Event], now: datetime, report: SweepReport) -> None:
         """Dispatch every sweep, even without new events: carried-over sends go out with it.

@@ -1,8 +1,9 @@
-"""The monitor's memory: three JSON files in ``state_dir`` (spec section 5).
+"""The monitor's memory: four JSON files in ``state_dir`` (spec section 5).
 
 * ``recovery_state.json`` — the recovery journal (content owned by :mod:`ds_monitor.recovery`),
 * ``notification_rate_limit.json`` — announcements and rate windows (:mod:`ds_monitor.notify`),
-* ``schedule_state.json`` — what the schedule tracker has looked at (:mod:`ds_monitor.schedule`).
+* ``schedule_state.json`` — what the schedule tracker has looked at (:mod:`ds_monitor.schedule`),
+* ``silences.json`` — the operators' silences and what they hid (:mod:`ds_monitor.silences`).
 
 This module owns the file format, not the content: every file is a JSON object with a top-level
 ``"version"``; the content modules read and write plain dicts and do their own pruning.
@@ -47,7 +48,8 @@ log = logging.getLogger("ds_monitor.state")
 RECOVERY = "recovery_state.json"
 RATE_LIMIT = "notification_rate_limit.json"
 SCHEDULE = "schedule_state.json"
-STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE)
+SILENCES = "silences.json"
+STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE, SILENCES)
 
 CURRENT_VERSION = 1
 LOCK_FILE = ".lock"
@@ -120,7 +122,7 @@ class StateStore:
         return data
 
     def snapshot(self) -> dict[str, dict]:
-        """All three files for ``status``: never writes, never waits more than half a second.
+        """All the files for ``status``: never writes, never waits more than half a second.
 
         A corrupt file is reported in ``warnings`` (the next sweep moves it aside) and shown empty.
         """

@@ -1,4 +1,4 @@
-"""``status``: recovery, rate-limit and schedule state read from the state files, never from DS.
+"""``status``: recovery, rate-limit, schedule and silence state read from the state files, never from DS.
 
 Safe while ``run`` is writing: the store renames complete files into place, so a reader sees the
 old or the new file, never a torn one.
@@ -12,7 +12,8 @@ from ds_monitor.config import Config
 from ds_monitor.notify import rate_limit_status
 from ds_monitor.recovery import recovery_status
 from ds_monitor.schedule import schedule_status
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, StateStore
+from ds_monitor.silences import describe, listing
+from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, StateStore
 
 
 def collect_status(config: Config, now: datetime) -> dict:
@@ -25,6 +26,7 @@ def collect_status(config: Config, now: datetime) -> dict:
         "recovery": recovery_status(files.get(RECOVERY, {}), now),
         "rate_limit": rate_limit_status(files.get(RATE_LIMIT, {}), now, config.notification.rate_limit),
         "schedule": schedule_status(files.get(SCHEDULE, {}), now),
+        "silences": [describe(s, now) for s in listing(files.get(SILENCES, {}), now)],
         "warnings": list(store.warnings),
     }
 
@@ -48,6 +50,7 @@ def render_status(status: dict) -> str:
         render_table("recovery", status["recovery"]),
         render_table("rate limit", status["rate_limit"]),
         render_table("schedule", status["schedule"]),
+        render_table("silences", status["silences"]),
     ]
     parts.extend(f"warning: {w}" for w in status["warnings"])
     return "\n\n".join(parts)
