@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -133,7 +134,7 @@ def build_fleet(rng: random.Random, n_definitions: int, n_projects: int, hourly_
         else:
             kinds["daily"] += 1
             crontab, minutes = f"0 {rng.choice(range(0, 60, 5))} {rng.randint(0, 23)} * * ? *", (5, 45)
-        schedules.append(Schedule(id=code, definition_code=code, crontab=crontab, timezone_id=ZONE,
+        schedules.append(Schedule(id=code, definition_code=code, crontab=crontab, timezone_id=ZONE, tz=ZoneInfo(ZONE),
                                   release_state=ONLINE, start_time=DAY0 - timedelta(days=30),
                                   end_time=DAY0 + timedelta(days=3650)))
         for fire in cron.parse(crontab).fires_between(DAY0, END + TAIL, ZONE):

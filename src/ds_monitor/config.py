@@ -12,12 +12,12 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from dotenv import dotenv_values
 
 from ds_monitor.errors import ConfigError
+from ds_monitor.zones import parse_zone
 
 
 @dataclass(frozen=True)
@@ -553,7 +553,7 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "dolphinscheduler.timeout_seconds": (lambda v: v > 0, "greater than 0"),
     "dolphinscheduler.server_timezone": (
         lambda v: v == "auto" or _is_zone(v),
-        "auto or an IANA zone such as Asia/Shanghai",
+        "auto or a zone such as Asia/Shanghai or GMT+8",
     ),
     "dolphinscheduler.ui_url": (
         lambda v: not v or urlsplit(v).scheme in ("http", "https"),
@@ -585,8 +585,8 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
 
 def _is_zone(name: str) -> bool:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        parse_zone(name)
+    except ValueError:
         return False
     return True
 

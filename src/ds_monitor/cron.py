@@ -53,9 +53,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ds_monitor.errors import ConfigError
+from ds_monitor.zones import parse_zone
 
 __all__ = [
     "FIRST_YEAR",
@@ -512,18 +512,13 @@ def _day_rule(days_of_month: _FieldValues, days_of_week: _FieldValues) -> _DayRu
 
 
 def resolve_zone(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo for an IANA zone name (or the tzinfo itself); ``ConfigError`` naming an unknown zone."""
+    """A tzinfo for a zone name as DS accepts it (or the tzinfo itself); ``ConfigError`` naming an unknown zone."""
     if isinstance(tz, tzinfo):
         return tz
-    return _zone_by_name(tz)
-
-
-@functools.lru_cache(maxsize=256)
-def _zone_by_name(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
-        raise ConfigError(f'unknown time zone "{name}"') from err
+        return parse_zone(tz)
+    except ValueError as err:
+        raise ConfigError(f'unknown time zone "{tz}"') from err
 
 
 def _require_aware(value: datetime, name: str) -> None:

@@ -79,7 +79,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from itertools import islice
 
 from ds_monitor import cron
@@ -256,7 +256,7 @@ class ScheduleTracker:
         expression = self._expression(schedule)
         if isinstance(expression, ConfigError):
             return _Decision(True, f"cannot evaluate schedule {schedule.id}: {expression}", now)
-        zone = schedule.timezone_id
+        zone = schedule.tz
         upper = _utc(now) if schedule.end_time is None else min(_utc(now), _utc(schedule.end_time))
         try:
             fires = _fires(expression, _fire_lower_bound(schedule, _utc(now) - settings.execution_window),
@@ -354,7 +354,7 @@ class ScheduleTracker:
         if upper <= lower:
             return []
         try:
-            fires = _fires(expression, lower, upper, schedule.timezone_id, MAX_FIRES_PER_SCAN)
+            fires = _fires(expression, lower, upper, schedule.tz, MAX_FIRES_PER_SCAN)
         except ConfigError:
             return []
         entry["missed_scanned_until"] = _iso(upper)
@@ -400,7 +400,7 @@ class ScheduleTracker:
         if isinstance(expression, ConfigError):
             return None
         try:
-            next_fire = _next_fire_within(expression, schedule, started, schedule.timezone_id)
+            next_fire = _next_fire_within(expression, schedule, started, schedule.tz)
         except ConfigError:
             return None
         if next_fire is not None and next_fire <= now:
@@ -412,9 +412,11 @@ class ScheduleTracker:
     # ------------------------------------------------------------------------------------------
 
     def _expression(self, schedule: Schedule) -> cron.CronExpression | ConfigError:
-        """The parsed crontab, or the error that says why it cannot be used (an empty zone included)."""
-        if not schedule.timezone_id:
+        """The parsed crontab, or the error that says why it cannot be used (a missing zone included)."""
+        if schedule.tz is None:
             # DS would use the master JVM's zone, which the monitor cannot know.
+            if schedule.timezone_id:
+                return ConfigError(f"schedule {schedule.id} has an unknown timezoneId {schedule.timezone_id!r}")
             return ConfigError(f"schedule {schedule.id} has no timezoneId")
         if schedule.crontab not in self._expressions:
             try:
@@ -477,7 +479,7 @@ def _ended(schedule: Schedule, now: datetime) -> bool:
     return schedule.end_time is not None and schedule.end_time < now
 
 
-def _fires(expression: cron.CronExpression, lower: datetime, upper: datetime, zone: str,
+def _fires(expression: cron.CronExpression, lower: datetime, upper: datetime, zone: tzinfo,
            limit: int) -> list[datetime] | None:
     """Fire times in (lower, upper], or None when there are more than ``limit``."""
     if upper <= lower:
@@ -496,7 +498,7 @@ def _fire_lower_bound(schedule: Schedule, lower: datetime) -> datetime:
 
 
 def _next_fire_within(expression: cron.CronExpression, schedule: Schedule, after: datetime,
-                      zone: str) -> datetime | None:
+                      zone: tzinfo) -> datetime | None:
     """The first fire strictly after ``after`` and not before the start time, or None past the end time."""
     if schedule.start_time is not None and schedule.start_time > after:
         after = _utc(schedule.start_time) - _JUST_BEFORE

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from ds_monitor.ds.models import ONLINE, Definition, Instance, Schedule
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
+from ds_monitor.zones import parse_zone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROJECT = 100
@@ -29,7 +30,15 @@ def schedule(definition_code: int = 1, crontab: str = DAILY_0200, timezone_id: s
     return Schedule(id=definition_code * 10, definition_code=definition_code, crontab=crontab,
                     timezone_id=timezone_id, release_state=release_state,
                     start_time=start_time or at("2020-01-01 00:00"),
-                    end_time=end_time or at("2099-01-01 00:00"))
+                    end_time=end_time or at("2099-01-01 00:00"), tz=_zone(timezone_id))
+
+
+def _zone(name: str) -> tzinfo | None:
+    """What the client's edge makes of a ``timezoneId``: a tzinfo, or None for an empty or unknown one."""
+    try:
+        return parse_zone(name)
+    except ValueError:
+        return None
 
 
 def instance(instance_id: int, state: str, start_time: datetime, *, definition_code: int = 1,

@@ -48,6 +48,7 @@ from ds_monitor.errors import (
     DSUnreachable,
 )
 from ds_monitor.metrics import ApiMetrics
+from ds_monitor.zones import parse_zone
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class DSClient:
         self._learn_lock = threading.RLock()
         if config.server_timezone != "auto":
             try:
-                self._zone = wire.parse_zone(config.server_timezone)
+                self._zone = parse_zone(config.server_timezone)
             except ValueError as err:
                 raise ConfigError(f"dolphinscheduler.server_timezone: {err}") from err
 
@@ -213,7 +214,17 @@ class DSClient:
         def fetch() -> tuple[Schedule, ...]:
             answer = self._call("POST", wire.SCHEDULES_LIST_PATH, pc=project_code, read_only=True)
             rows = self._expect_list(answer, where)
-            return tuple(wire.parse_schedule(row, dialect, fallback_zone=zone, where=where) for row in rows)
+            schedules = tuple(wire.parse_schedule(row, dialect, fallback_zone=zone, where=where) for row in rows)
+            # Parsed once per fetch (the listing is cached), so this warns once per schedule and cache period.
+            for schedule in schedules:
+                if schedule.tz is None and schedule.online:
+                    log.warning(
+                        "schedule %s of project %s has %s: it is looked at on every sweep (fail-open)",
+                        schedule.id,
+                        project_code,
+                        f"an unknown timezoneId {schedule.timezone_id!r}" if schedule.timezone_id else "no timezoneId",
+                    )
+            return schedules
 
         return list(self._cached(f"POST {wire.SCHEDULES_LIST_PATH}", project_code, fetch))
 
@@ -372,9 +383,9 @@ class DSClient:
             # DS fills in its JVM zone when the user has none; an empty answer leaves UTC, the
             # JVM default of the stock start scripts (ds-api.md 6.1).
             log.warning("DS named no time zone for this token's user; assuming UTC")
-            return wire.parse_zone("UTC")
+            return parse_zone("UTC")
         try:
-            return wire.parse_zone(str(name))
+            return parse_zone(str(name))
         except ValueError as err:
             raise DSProtocolError(f"DS user time zone: {err} ({where})") from err
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance, TaskLog
 from ds_monitor.errors import DSProtocolError
+from ds_monitor.zones import parse_zone
 
 SUPPORTED_VERSIONS = ("3.0", "3.1", "3.2", "3.3")
 # What "auto" reports for the process family: one probe cannot tell 3.0-3.2 apart, and the client
@@ -106,30 +106,6 @@ def dialect_for(version: str) -> Dialect:
 
 
 # --- time zones and dates -------------------------------------------------------------------
-
-_OFFSET_ZONE = re.compile(r"^(?:GMT|UTC|UT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
-
-
-def parse_zone(name: str) -> tzinfo:
-    """A zone as DS (Java ``ZoneId``) names it: an IANA name, ``Z``, or an offset like ``GMT+8``.
-
-    Raises ValueError naming the zone when it is none of these.
-    """
-    text = name.strip()
-    if text in {"Z", "UTC", "GMT", "UT"}:
-        return ZoneInfo("UTC")
-    match = _OFFSET_ZONE.match(text)
-    if match:
-        sign, hours, minutes = match.groups()
-        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
-        if offset > timedelta(hours=18):
-            raise ValueError(f"time zone offset out of range: {name!r}")
-        return timezone(-offset if sign == "-" else offset, text)
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ValueError(f"unknown time zone {name!r}") from err
-
 
 def parse_ds_time(text: str, zone: tzinfo) -> datetime:
     """An aware datetime from DS's naive ``yyyy-MM-dd HH:mm:ss`` printed in ``zone``.
@@ -247,26 +223,27 @@ def parse_definition(raw: Any, *, project_code: int, zone: tzinfo, where: str) -
 
 
 def parse_schedule(raw: Any, dialect: Dialect, *, fallback_zone: tzinfo, where: str) -> Schedule:
-    """A schedule with start/end attached to its own ``timezoneId`` (ds-api.md 7.2/7.3).
+    """A schedule with its ``timezoneId`` parsed once, here (ds-api.md 7.2/7.3).
 
-    An empty or unknown ``timezoneId`` (DS then uses the master's zone) keeps ``timezone_id`` as
-    sent, so the schedule tracker can treat it as doubtful, and reads the times in
-    ``fallback_zone``, the zone DS speaks for this token.
+    An empty or unknown ``timezoneId`` (DS then uses the master's zone) leaves ``tz`` None, so the
+    schedule tracker treats the schedule as doubtful (fail-open), and reads the start and end
+    times in ``fallback_zone``, the zone DS speaks for this token.
     """
     rec = _Record(raw, "schedule", where)
     timezone_id = rec.text("timezoneId", "")
     try:
-        zone = parse_zone(timezone_id) if timezone_id else fallback_zone
+        zone: tzinfo | None = parse_zone(timezone_id)
     except ValueError:
-        zone = fallback_zone
+        zone = None
     return Schedule(
         id=rec.integer("id"),
         definition_code=rec.integer(dialect.definition_code_field),
         crontab=rec.text("crontab"),
         timezone_id=timezone_id,
         release_state=rec.text("releaseState", ""),
-        start_time=rec.moment("startTime", zone),
-        end_time=rec.moment("endTime", zone),
+        start_time=rec.moment("startTime", zone or fallback_zone),
+        end_time=rec.moment("endTime", zone or fallback_zone),
+        tz=zone,
     )
 
 

@@ -8,7 +8,7 @@ States are compared by name, never by number: DS numbers mean different things a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 # Workflow instance states by name (ds-api.md section 5.1).
 SUBMITTED_SUCCESS = "SUBMITTED_SUCCESS"
@@ -71,7 +71,11 @@ class Definition:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A cron schedule. ``start_time``/``end_time`` are aware, in ``timezone_id`` (ds-api.md 7.2)."""
+    """A cron schedule. ``start_time``/``end_time`` are aware, in ``timezone_id`` (ds-api.md 7.2).
+
+    ``tz`` is ``timezone_id`` parsed at the client's edge; None when DS sent an empty or unknown
+    zone (DS then fires in its master's zone, which the monitor cannot know).
+    """
 
     id: int
     definition_code: int
@@ -80,6 +84,7 @@ class Schedule:
     release_state: str
     start_time: datetime | None = None
     end_time: datetime | None = None
+    tz: tzinfo | None = None
 
     @property
     def online(self) -> bool:
