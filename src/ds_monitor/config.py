@@ -111,6 +111,14 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class FeishuConfig:
+    enabled: bool = False
+    webhook_url: str = ""
+    secret: str = ""
+    keyword: str = ""
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     enabled: bool = False
     webhook_url: str = ""
@@ -134,6 +142,7 @@ class NotificationConfig:
     email: EmailConfig = field(default_factory=EmailConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    feishu: FeishuConfig = field(default_factory=FeishuConfig)
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,8 @@ ENV_ALIASES: dict[str, str] = {
     "notification.email.from_addr": "DS_EMAIL_FROM",
     "notification.email.to_addrs": "DS_EMAIL_TO",
     "notification.slack.webhook_url": "DS_SLACK_WEBHOOK",
+    "notification.feishu.webhook_url": "DS_FEISHU_WEBHOOK",
+    "notification.feishu.secret": "DS_FEISHU_SECRET",
 }
 
 SECRET_KEYS = frozenset(
@@ -197,6 +208,8 @@ SECRET_KEYS = frozenset(
         "notification.webhook.url",
         "notification.webhook.secret",
         "notification.slack.webhook_url",
+        "notification.feishu.webhook_url",
+        "notification.feishu.secret",
     }
 )
 # Webhook URLs whose path is the credential (Feishu and Slack hooks), or may be (any URL a user gives).
@@ -204,6 +217,7 @@ PATH_SECRET_URL_KEYS = frozenset(
     {
         "notification.webhook.url",
         "notification.slack.webhook_url",
+        "notification.feishu.webhook_url",
     }
 )
 

@@ -49,3 +49,23 @@ def test_slack_webhook_from_its_short_env_name_is_masked_to_the_host():
 def test_enabled_slack_without_webhook_names_the_key():
     with pytest.raises(ConfigError, match=r"^notification.slack.webhook_url: must be the incoming webhook URL"):
         load({"DS_NOTIFICATION__SLACK__ENABLED": "true"})
+
+
+def test_feishu_short_env_names_and_masking():
+    loaded = load(
+        {
+            "DS_NOTIFICATION__FEISHU__ENABLED": "true",
+            "DS_FEISHU_WEBHOOK": "https://open.feishu.cn/open-apis/bot/v2/hook/tok-feishu-42",
+            "DS_FEISHU_SECRET": "fs-secret-9",
+        }
+    )
+    shown = {key: (value, source) for key, value, source in loaded.effective_values()}
+    assert shown["notification.feishu.webhook_url"] == ("https://open.feishu.cn/***", "env:DS_FEISHU_WEBHOOK")
+    assert shown["notification.feishu.secret"] == ("***", "env:DS_FEISHU_SECRET")
+    assert "fs-secret-9" in loaded.secret_values()
+    assert "/open-apis/bot/v2/hook/tok-feishu-42" in loaded.secret_values()
+
+
+def test_enabled_feishu_with_a_wrong_url_names_the_key():
+    with pytest.raises(ConfigError, match=r"^notification.feishu.webhook_url: must be a bot hook URL"):
+        load({"DS_NOTIFICATION__FEISHU__ENABLED": "true", "DS_FEISHU_WEBHOOK": "https://example.com/x"})

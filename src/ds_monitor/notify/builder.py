@@ -22,6 +22,9 @@ DINGTALK_MAX_BODY_BYTES = 20_000
 WECOM_MAX_MARKDOWN_BYTES = 4096
 WECOM_MAX_TEXT_BYTES = 2048
 EMAIL_MAX_ITEMS = 200
+# Feishu/Lark custom bots refuse request bodies over 20 KB; the signature fields are added after rendering.
+FEISHU_MAX_BODY_BYTES = 20_000
+FEISHU_SIGNING_RESERVE_BYTES = 100
 # Slack Block Kit: at most 50 blocks per message, 3,000 characters per section text, 150 per header.
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_TEXT_CHARS = 3000
@@ -209,6 +212,33 @@ def render_wecom(digest: Digest, *, mentions: ChatMentions = ChatMentions()) -> 
             tail += "\n" + " ".join(f"<@{user}>" for user in mentions.user_ids)
         content, omitted = _fit(head, blocks, tail, WECOM_MAX_MARKDOWN_BYTES, _utf8_size)
         payload = {"msgtype": "markdown", "markdown": {"content": content}}
+    return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
+
+
+def render_feishu(digest: Digest, *, keyword: str = "", max_body_bytes: int = FEISHU_MAX_BODY_BYTES) -> Rendered:
+    """A Feishu/Lark interactive card: coloured header, one ``lark_md`` text with the items, footer.
+
+    The whole encoded body, signature fields included, fits ``max_body_bytes``; the keyword (the
+    bot's security check) is in the text's tail, which truncation never touches.
+    """
+    head = "".join(f"*{_md(note)}*\n" for note in digest.notes)
+    if not digest.items:
+        head += f"{digest.summary}\n"
+    blocks = [_markdown_block(i, item, line_break="\n") for i, item in enumerate(digest.items, 1)]
+    tail = "\n" + digest.footer + (f"\n{keyword}" if keyword else "")
+    recovered = {"recovery_succeeded", "monitor_recovered"}
+    colour = "blue" if digest.test else "green" if all(i.kind in recovered for i in digest.items) else "red"
+    text: dict = {"tag": "lark_md", "content": ""}
+    payload = {
+        "msg_type": "interactive",
+        "card": {
+            "config": {"wide_screen_mode": True},
+            "header": {"title": {"tag": "plain_text", "content": _cut_chars(digest.title, 100)}, "template": colour},
+            "elements": [{"tag": "div", "text": text}],
+        },
+    }
+    budget = max_body_bytes - FEISHU_SIGNING_RESERVE_BYTES - len(_json_bytes(payload))
+    text["content"], omitted = _fit(head, blocks, tail, budget, _json_string_size)
     return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
 
 

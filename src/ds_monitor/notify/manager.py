@@ -25,6 +25,7 @@ from ds_monitor.errors import NotifyError
 from ds_monitor.notify.builder import Digest, build_digest, build_test_digest
 from ds_monitor.notify.dingtalk import DingTalkSender
 from ds_monitor.notify.events import Event
+from ds_monitor.notify.feishu import FeishuSender
 from ds_monitor.notify.generic import GenericWebhookSender
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.ratelimit import Admission, admit
@@ -93,7 +94,7 @@ class _Plan:
 
 
 def build_senders(config: NotificationConfig) -> list[Sender]:
-    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail, generic webhook, Slack)."""
+    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail, generic webhook, Slack, Feishu)."""
     senders: list[Sender] = []
     if config.dingtalk.enabled:
         senders.append(DingTalkSender(config.dingtalk))
@@ -105,6 +106,8 @@ def build_senders(config: NotificationConfig) -> list[Sender]:
         senders.append(GenericWebhookSender(config.webhook))
     if config.slack.enabled:
         senders.append(SlackSender(config.slack))
+    if config.feishu.enabled:
+        senders.append(FeishuSender(config.feishu))
     return senders
 
 

@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from ds_monitor.config import NotificationConfig
 from ds_monitor.errors import ConfigError
-from ds_monitor.notify import dingtalk, generic, slack, wecom
+from ds_monitor.notify import dingtalk, feishu, generic, slack, wecom
 
 _MOBILE = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
 
@@ -40,6 +40,8 @@ def validate_notification_config(config: NotificationConfig) -> None:
         generic.check_url(config.webhook.url, "notification.webhook.url")
     if config.slack.enabled:
         slack.check_webhook(config.slack.webhook_url)
+    if config.feishu.enabled:
+        feishu.parse_webhook(config.feishu.webhook_url)
 
 
 def _validate_email(config: NotificationConfig) -> None:
