@@ -182,11 +182,11 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
         click.echo(fire.isoformat())
 
 
-def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None):
+def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None, coordinator=None):
     """The monitor for a loaded configuration (the runner calls this again after a reload)."""
     from ds_monitor.monitor import build_monitor as wire
 
-    return wire(loaded.config, dry_run=dry_run, telemetry=telemetry)
+    return wire(loaded.config, dry_run=dry_run, telemetry=telemetry, coordinator=coordinator)
 
 
 @cli.command("check")
@@ -198,12 +198,15 @@ def check_command(dry_run: bool, as_json: bool) -> None:
 
     Example: python main.py check --dry-run --json
     """
+    from ds_monitor.backends import check_replica
+
     loaded = load(need_token=True, stream=sys.stderr)
-    monitor = build_monitor(loaded, dry_run=dry_run)
-    try:
-        report = monitor.sweep(_now())
-    finally:
-        monitor.close()
+    with check_replica(loaded.config, dry_run=dry_run) as coordinator:
+        monitor = build_monitor(loaded, dry_run=dry_run, coordinator=coordinator)
+        try:
+            report = monitor.sweep(_now())
+        finally:
+            monitor.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False))
     else:
@@ -368,6 +371,50 @@ def silence_expire(silence_id: str) -> None:
         state, silence = silences.expire(store.load(SILENCES), silence_id, now)
         store.save(SILENCES, state)
     click.echo(f"silence {silence.id} ended at {silence.end.isoformat()}")
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Move the state between backends (files, ZooKeeper) or hosts."""
+
+
+@state_group.command("export")
+@click.argument("file", metavar="FILE")
+@common_options
+def state_export(file: str) -> None:
+    """Copy every state document of the configured backend into one JSON FILE ("-" = stdout).
+
+    Example: python main.py state export /tmp/ds-monitor-state.json
+    """
+    from ds_monitor.backends import command_store, export_state, location, write_export
+
+    loaded = load(log_file=False, stream=sys.stderr)
+    with command_store(loaded.config) as store:
+        data = export_state(store, _now())
+    for warning in store.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if file == "-":
+        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        return
+    write_export(file, data)
+    click.echo(f"exported {len(data['documents'])} state documents from {location(loaded.config)} to {file}")
+
+
+@state_group.command("import")
+@click.argument("file", metavar="FILE")
+@common_options
+def state_import(file: str) -> None:
+    """Replace the state documents of the configured backend with those of FILE (from `state export`).
+
+    With ZooKeeper no `run` replica may lead meanwhile. Example: python main.py state import state.json
+    """
+    from ds_monitor.backends import command_store, import_state, location, read_export
+
+    loaded = load(log_file=False)
+    documents = read_export(file)
+    with command_store(loaded.config, write=True) as store:
+        written = import_state(store, documents)
+    click.echo(f"imported {', '.join(written) or 'no documents'} into {location(loaded.config)}")
 
 
 @cli.group("notify")

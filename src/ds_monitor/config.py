@@ -146,6 +146,19 @@ class NotificationConfig:
 
 
 @dataclass(frozen=True)
+class ZooKeeperConfig:
+    hosts: str = ""
+    root: str = "/ds-monitor"
+    session_timeout_seconds: float = 10
+
+
+@dataclass(frozen=True)
+class CoordinationConfig:
+    backend: str = "none"
+    zookeeper: ZooKeeperConfig = field(default_factory=ZooKeeperConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     dolphinscheduler: DolphinSchedulerConfig = field(default_factory=DolphinSchedulerConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
@@ -154,6 +167,7 @@ class Config:
     state_dir: str = "logs"
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     notification: NotificationConfig = field(default_factory=NotificationConfig)
+    coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,6 +237,7 @@ PATH_SECRET_URL_KEYS = frozenset(
 
 API_VERSIONS = ("auto", "3.0", "3.1", "3.2", "3.3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+COORDINATION_BACKENDS = ("none", "zookeeper")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -594,6 +609,9 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
     "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
     "notification.webhook.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "coordination.backend": (lambda v: v in COORDINATION_BACKENDS, "one of " + ", ".join(COORDINATION_BACKENDS)),
+    # ZooKeeper negotiates the session within 2..20 ticks of its server; below 1 s no server agrees.
+    "coordination.zookeeper.session_timeout_seconds": (lambda v: 1 <= v <= 600, "from 1 to 600 (seconds)"),
 }
 
 
@@ -617,3 +635,6 @@ def _validate(config: Config, sources: dict[str, str]) -> None:
     from ds_monitor.notify import validate_notification_config
 
     validate_notification_config(config.notification)
+    from ds_monitor.coordination import validate_coordination_config
+
+    validate_coordination_config(config.coordination, sources)

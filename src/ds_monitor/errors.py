@@ -84,3 +84,17 @@ class NotifyError(MonitorError):
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+
+
+class CoordinationError(MonitorError):
+    """ZooKeeper could not be reached or answered an error (``coordination.backend: zookeeper``)."""
+
+    exit_code = 1
+
+
+class NotLeader(CoordinationError):
+    """The fence refused: this replica does not (or no longer) hold the leadership with a live session.
+
+    Raised before a state write, a DS action or a send; never caught as a DS error, so a deposed
+    leader's sweep stops instead of acting.
+    """

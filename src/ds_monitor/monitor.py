@@ -84,6 +84,7 @@ class SweepReport:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     error_reason: str | None = None
+    role: str = "single"  # single | leader | standby (coordination.SINGLE / LEADER_ROLE / STANDBY)
 
     @property
     def ok(self) -> bool:
@@ -288,13 +289,15 @@ class Monitor:
         # Instance states and workflow names seen by the last sweep, for the silences' bookkeeping.
         self._seen_states: dict[int, str] = {}
         self._workflow_names: dict[int, str] = {}
+        # This replica's role for the report; the runner updates it as leadership comes and goes.
+        self.role = "single"
 
     # -- the sweep ---------------------------------------------------------------------------------
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         """One sweep. Never raises for DS trouble: the report carries ``error`` and the health event."""
         now = now or utc_now()
-        report = SweepReport(started_at=now)
+        report = SweepReport(started_at=now, role=self.role)
         self.api_metrics.reset()
         started = self.monotonic()
         events: list[Event] = []
@@ -823,25 +826,46 @@ def _name(def_by_code: dict[int, Definition], code: int) -> str:
 
 
 def build_monitor(
-    config: Config, *, senders: list | None = None, dry_run: bool = False, telemetry=None, **client_options
+    config: Config,
+    *,
+    senders: list | None = None,
+    dry_run: bool = False,
+    telemetry=None,
+    coordinator=None,
+    **client_options,
 ) -> Monitor:
     """Wire a monitor from a configuration: DS client with call metrics, state store, notifier.
 
     ``senders`` replaces the channels built from ``config.notification`` (the demo prints instead of
     sending; tests pass recorders); ``client_options`` go to :class:`~ds_monitor.ds.client.DSClient`.
+    With a ``coordinator`` (``coordination.backend: zookeeper``) the state lives in ZooKeeper and
+    every state write, DS action and send passes the leadership fence first.
     """
     from ds_monitor.ds.client import DSClient
     from ds_monitor.metrics import ApiMetrics
 
     api_metrics = ApiMetrics(observer=telemetry.ds_call if telemetry is not None else None)
     client = DSClient(config.dolphinscheduler, metrics=api_metrics, **client_options)
+    store = StateStore(config.state_dir) if coordinator is None else None
+    if coordinator is not None:
+        from ds_monitor.coordination import FencedClient, FencedSender
+        from ds_monitor.notify import build_senders
+        from ds_monitor.zkstore import ZooKeeperStore
+
+        client = FencedClient(client, coordinator.fence)
+        senders = build_senders(config.notification) if senders is None else senders
+        senders = [FencedSender(sender, coordinator.fence) for sender in senders]
+        store = ZooKeeperStore(coordinator, writable=not dry_run)
     notifier = NotificationManager(config.notification, senders=senders)
-    return Monitor(
+    monitor = Monitor(
         config,
         client,
-        StateStore(config.state_dir),
+        store,
         notifier,
         api_metrics=api_metrics,
         telemetry=telemetry,
         dry_run=dry_run,
     )
+    if coordinator is not None:
+        monitor.role = coordinator.role
+    return monitor

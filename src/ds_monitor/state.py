@@ -73,8 +73,66 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned}
 
 
 class CorruptState(Exception):
-    """Internal: a state file's bytes are not a state document (never leaves this module)."""
+    """Internal: a stored document's bytes are not a state document (never leaves the state stores)."""
 
+
+def decode_document(raw: bytes, where: str) -> dict:
+    """A stored document's bytes as a dict of the current version (files and ZooKeeper alike).
+
+    Raises CorruptState for bytes that are not a state document, StateError for a newer format.
+    """
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptState(f"not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise CorruptState(f"a JSON {type(data).__name__}, not an object")
+    version = data.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise CorruptState(f"'version' is {version!r}, not a non-negative integer")
+    if version > CURRENT_VERSION:
+        # Rewriting a newer format would destroy what a newer monitor relies on: refuse.
+        raise StateError(
+            f"{where} has version {version}, written by a newer ds-monitor "
+            f"(this one reads up to {CURRENT_VERSION})"
+        )
+    while version < CURRENT_VERSION:
+        data = MIGRATIONS[version](data)
+        version = data["version"]
+    return data
+
+
+def encode_document(name: str, data: dict, *, saved_at: datetime | None = None) -> bytes:
+    """The stored form of a document: JSON with a ``version`` (added if missing) and the ``saved_at`` stamp."""
+    document = {**data} if "version" in data else {"version": CURRENT_VERSION, **data}
+    if saved_at is not None:
+        document["saved_at"] = saved_at.isoformat()
+    try:
+        return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as err:
+        raise StateError(f"cannot write {name}: content is not JSON ({err})") from err
+
+
+
+def pop_saved_at(where: str, data: dict, now: datetime, reported: set[str], key: str) -> str | None:
+    """Remove the store's ``saved_at`` stamp from ``data``; a warning if it lies in the future.
+
+    Once per ``key`` (kept in ``reported``) until a save in the present clears it, so a stepped-back
+    clock warns once per document rather than every sweep.
+    """
+    saved_at = parse_stamp(data.pop("saved_at", None))
+    if saved_at is None or not is_future(saved_at, now):
+        reported.discard(key)
+        return None
+    if key in reported:
+        return None
+    reported.add(key)
+    ahead = round((saved_at - now).total_seconds() / 60)
+    return (
+        f"{where} was saved at {saved_at.isoformat()}, {ahead} min ahead of this host's clock "
+        "(clock stepped back, VM snapshot restored, or state from another host): its times from the "
+        "future count as unknown, so the monitor looks rather than skips"
+    )
 
 
 class StateStore:
@@ -155,48 +213,16 @@ class StateStore:
             raise
         except OSError as err:
             raise CorruptState(f"unreadable: {err.strerror or err}") from err
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise CorruptState(f"not valid JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise CorruptState(f"a JSON {type(data).__name__}, not an object")
-        return self._migrate(path, data)
+        return decode_document(raw, f"state file {path}")
 
     def _check_saved_at(self, path: Path, data: dict, *, log_it: bool) -> None:
         """Warn (once per file) when ``data`` was saved in the future; the stamp is the store's, not the content's."""
-        saved_at = parse_stamp(data.pop("saved_at", None))
-        now = self.clock()
-        if saved_at is None or not is_future(saved_at, now):
-            self._future_reported.discard(path.name)
+        message = pop_saved_at(f"state file {path}", data, self.clock(), self._future_reported, path.name)
+        if message is None:
             return
-        if path.name in self._future_reported:
-            return
-        self._future_reported.add(path.name)
-        ahead = round((saved_at - now).total_seconds() / 60)
-        message = (
-            f"state file {path} was saved at {saved_at.isoformat()}, {ahead} min ahead of this host's clock "
-            "(clock stepped back, VM snapshot restored, or state from another host): its times from the "
-            "future count as unknown, so the monitor looks rather than skips"
-        )
         if log_it:
             log.warning("%s", message)
         self.warnings.append(message)
-
-    def _migrate(self, path: Path, data: dict) -> dict:
-        version = data.get("version", 0)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise CorruptState(f"'version' is {version!r}, not a non-negative integer")
-        if version > CURRENT_VERSION:
-            # Rewriting a newer format would destroy what a newer monitor relies on: refuse.
-            raise StateError(
-                f"state file {path} has version {version}, written by a newer ds-monitor "
-                f"(this one reads up to {CURRENT_VERSION})"
-            )
-        while version < CURRENT_VERSION:
-            data = MIGRATIONS[version](data)
-            version = data["version"]
-        return data
 
     def _quarantine(self, path: Path, reason: str) -> None:
         stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -220,17 +246,12 @@ class StateStore:
     def save(self, name: str, data: dict) -> None:
         """Replace ``name`` atomically with ``data`` (a ``version`` is added if missing)."""
         path = self._path(name)
-        document = {**data} if "version" in data else {"version": CURRENT_VERSION, **data}
-        document["saved_at"] = self.clock().isoformat()
-        try:
-            text = json.dumps(document, indent=1, ensure_ascii=False)
-        except (TypeError, ValueError) as err:
-            raise StateError(f"cannot write {path}: content is not JSON ({err})") from err
+        raw = encode_document(str(path), data, saved_at=self.clock())
         tmp_name = None
         try:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.state_dir)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp_name, path)

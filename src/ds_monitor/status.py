@@ -1,4 +1,4 @@
-"""``status``: recovery, rate-limit, schedule and silence state read from the state files, never from DS.
+"""``status``: recovery, rate-limit, schedule and silence state read from the state store, never from DS.
 
 Safe while ``run`` is writing: the store renames complete files into place, so a reader sees the
 old or the new file, never a torn one.
@@ -8,21 +8,39 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ds_monitor.backends import command_store, location, uses_zookeeper
 from ds_monitor.config import Config
 from ds_monitor.notify import rate_limit_status
 from ds_monitor.recovery import recovery_status
 from ds_monitor.schedule import schedule_status
 from ds_monitor.silences import describe, listing
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, StateStore
+from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
 
 
-def collect_status(config: Config, now: datetime) -> dict:
-    """The JSON of ``status --json`` and of the HTTP ``/status`` endpoint."""
-    store = StateStore(config.state_dir)
+def collect_status(config: Config, now: datetime, *, replica=None) -> dict:
+    """The JSON of ``status --json`` and of the HTTP ``/status`` endpoint.
+
+    ``replica`` is the running replica's :class:`~ds_monitor.coordination.Coordinator` (``run``'s
+    ``/status``); the ``status`` command opens its own ZooKeeper session and is an observer.
+    """
+    if replica is not None:
+        from ds_monitor.zkstore import ZooKeeperStore
+
+        store = ZooKeeperStore(replica, writable=False)
+        return _status(config, now, store, {"role": replica.role, "leader": replica.leader()})
+    with command_store(config) as store:
+        if uses_zookeeper(config):
+            return _status(config, now, store, {"role": "observer", "leader": store.coordinator.leader()})
+        return _status(config, now, store, {"role": "single", "leader": None})
+
+
+def _status(config: Config, now: datetime, store, coordination: dict) -> dict:
     files = store.snapshot()
     return {
         "generated_at": now.isoformat(),
         "state_dir": config.state_dir,
+        "state": location(config),
+        "coordination": {"backend": config.coordination.backend, **coordination},
         "recovery": recovery_status(files.get(RECOVERY, {}), now),
         "rate_limit": rate_limit_status(files.get(RATE_LIMIT, {}), now, config.notification.rate_limit),
         "schedule": schedule_status(files.get(SCHEDULE, {}), now),
@@ -46,12 +64,15 @@ def render_table(title: str, rows: list[dict]) -> str:
 
 def render_status(status: dict) -> str:
     parts = [
-        f"state in {status['state_dir']} at {status['generated_at']}",
+        f"state in {status['state']} at {status['generated_at']}",
         render_table("recovery", status["recovery"]),
         render_table("rate limit", status["rate_limit"]),
         render_table("schedule", status["schedule"]),
         render_table("silences", status["silences"]),
     ]
+    coordination = status["coordination"]
+    if coordination["backend"] != "none":
+        parts.insert(1, f"role: {coordination['role']}; leader: {coordination['leader'] or 'none'}")
     parts.extend(f"warning: {w}" for w in status["warnings"])
     return "\n\n".join(parts)
 
