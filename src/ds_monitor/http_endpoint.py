@@ -52,6 +52,10 @@ class Health:
     _last_attempt_at: datetime | None = field(default=None, init=False)
     _last_ok: bool | None = field(default=None, init=False)
     _last_reason: str = field(default="", init=False)
+    # With coordination: "leader" or "standby" and who leads; "single" = no coordination.
+    _role: str = field(default="single", init=False)
+    _leader: str | None = field(default=None, init=False)
+    _standby_problem: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         _require_aware(self.started_at, "started_at")
@@ -63,6 +67,23 @@ class Health:
             self._last_attempt_at = now
             self._last_ok = ok
             self._last_reason = "" if ok else (reason or "last sweep failed")
+
+    def leading(self, leader: str) -> None:
+        """This replica leads (coordination): readiness follows its sweeps again."""
+        with self._lock:
+            self._role, self._leader = "leader", leader
+
+    def standby_checked(self, now: datetime, *, problem: str, leader: str | None) -> None:
+        """A standby's tick: the loop is alive; it is ready while ``problem`` is empty (session healthy)."""
+        _require_aware(now, "now")
+        with self._lock:
+            self._last_attempt_at = now
+            self._role, self._leader, self._standby_problem = "standby", leader, problem
+
+    def role_fields(self) -> dict:
+        """What ``/readyz`` adds with coordination: this replica's role and the leader."""
+        with self._lock:
+            return {} if self._role == "single" else {"role": self._role, "leader": self._leader}
 
     def liveness(self, now: datetime) -> tuple[bool, str]:
         """``(True, "")`` while the last sweep attempt (or the start) is recent enough, else why not."""
@@ -80,8 +101,10 @@ class Health:
         return False, f"{what} was {age:.0f}s ago (limit {limit:.0f}s): the run loop is stuck"
 
     def readiness(self) -> tuple[bool, str]:
-        """``(True, "")`` only when the last sweep succeeded, else the reason."""
+        """``(True, "")`` only when the last sweep succeeded (or this is a healthy standby), else the reason."""
         with self._lock:
+            if self._role == "standby":
+                return not self._standby_problem, self._standby_problem
             if self._last_ok is None:
                 return False, "no sweep has finished yet"
             return self._last_ok, self._last_reason
@@ -152,8 +175,9 @@ class HealthServer:
                 HTTPStatus.SERVICE_UNAVAILABLE, {"status": "unhealthy", "reason": reason})
         if path == "/readyz":
             ready, reason = self.health.readiness()
-            return _json(HTTPStatus.OK, {"status": "ready"}) if ready else _json(
-                HTTPStatus.SERVICE_UNAVAILABLE, {"status": "not ready", "reason": reason})
+            roles = self.health.role_fields()
+            return _json(HTTPStatus.OK, {"status": "ready", **roles}) if ready else _json(
+                HTTPStatus.SERVICE_UNAVAILABLE, {"status": "not ready", "reason": reason, **roles})
         if path == "/metrics":
             # Negotiated like prometheus_client's own handler: the classic text format unless the
             # scraper asks for OpenMetrics.

@@ -11,17 +11,24 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 from ds_monitor import __version__
+from ds_monitor.backends import uses_zookeeper
 from ds_monitor.clock import utc_now
 from ds_monitor.config import LoadedConfig
-from ds_monitor.errors import MonitorError
+from ds_monitor.errors import CoordinationError, MonitorError
 from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
 from ds_monitor.state import exclusive_run
 
 log = logging.getLogger("ds_monitor.runner")
+
+# A standby waits for the leader's election node to go in slices this long, so a stop is prompt.
+CONTEND_SLICE = 1.0
+# Reconnecting to an unreachable ZooKeeper at start: first wait, and the longest.
+CONNECT_RETRY = (1.0, 30.0)
 
 
 
@@ -68,6 +75,9 @@ class Runner:
         self.clock = clock
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
+        # With coordination.backend zookeeper: this replica's session and election (spec 11).
+        self.coordinator = None
+        self._standby_logged = False
 
     def request_stop(self, *_args) -> None:
         self.stop_event.set()
@@ -86,7 +96,18 @@ class Runner:
             signal.signal(signal.SIGHUP, self.request_reload)
 
     def run(self) -> int:
-        """Loop until stopped; return the process exit code. One ``run`` per state directory."""
+        """Loop until stopped; return the process exit code.
+
+        One ``run`` per state directory; with ZooKeeper any number, of which the elected one acts.
+        """
+        if uses_zookeeper(self.loaded.config):
+            from ds_monitor.coordination import Coordinator
+
+            self.coordinator = Coordinator(self.loaded.config.coordination.zookeeper)
+            try:
+                return self._run()
+            finally:
+                self.coordinator.close()
         with exclusive_run(self.loaded.config.state_dir):
             return self._run()
 
@@ -111,7 +132,7 @@ class Runner:
                 self.http_port,
                 health=health,
                 metrics=telemetry,
-                status=lambda: collect_status(self.loaded.config, self.clock()),
+                status=lambda: collect_status(self.loaded.config, self.clock(), replica=self.coordinator),
                 clock=self.clock,
             )
             server.start()
@@ -121,12 +142,20 @@ class Runner:
                 server.port,
             )
         try:
+            if self.coordinator is not None and not self._connect(health):
+                log.info("stopping before ZooKeeper answered")
+                return 0
             while True:
-                report = self._sweep(monitor, telemetry)
-                health.sweep_attempted(self.clock(), report.ok, describe_failure_reason(report))
-                self._log_summary(report)
-                if self.once:
-                    return 0 if report.complete else 1
+                if self._leading(health, telemetry):
+                    if self.coordinator is not None:
+                        monitor.role = self.coordinator.role
+                    report = self._sweep(monitor, telemetry)
+                    health.sweep_attempted(self.clock(), report.ok, describe_failure_reason(report))
+                    self._log_summary(report)
+                    if self.once:
+                        return 0 if report.complete else 1
+                elif self.once:
+                    return 0
                 if self._wait(self.loaded.config.monitor.check_interval):
                     break
                 if self.reload_event.is_set():
@@ -155,7 +184,8 @@ class Runner:
             )
 
     def _build(self, telemetry):
-        monitor = self.build(self.loaded, telemetry=telemetry)
+        extra = {} if self.coordinator is None else {"coordinator": self.coordinator}
+        monitor = self.build(self.loaded, telemetry=telemetry, **extra)
         monitor.stop_requested = self._stop_requested
         return monitor
 
@@ -163,12 +193,75 @@ class Runner:
         return self.stop_event.is_set() and not self.reload_event.is_set()
 
     def _wait(self, seconds: float) -> bool:
-        """Wait for the next sweep; True when a stop (not a reload) was requested."""
-        self.stop_event.wait(seconds)
+        """Wait for the next sweep; True when a stop (not a reload) was requested.
+
+        A connected standby spends the wait contending, so it leads as soon as the leader's
+        session ends instead of at its next tick.
+        """
+        coordinator = self.coordinator
+        if coordinator is not None and coordinator.connected and not coordinator.is_leader:
+            self._contend(seconds)
+        else:
+            self.stop_event.wait(seconds)
         if self.reload_event.is_set():
             self.stop_event.clear()
             return False
         return self.stop_event.is_set()
+
+    def _contend(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            began = time.monotonic()
+            try:
+                if self.coordinator.try_lead(timeout=min(CONTEND_SLICE, left)):
+                    return
+            except CoordinationError as err:
+                log.debug("%s", err)
+            # try_lead returns at once while the session is down: wait out the slice, never spin.
+            self.stop_event.wait(max(0.0, min(CONTEND_SLICE, left) - (time.monotonic() - began)))
+
+    def _connect(self, health) -> bool:
+        """Open the ZooKeeper session, retrying with backoff; False when a stop came first."""
+        delay = CONNECT_RETRY[0]
+        while True:
+            try:
+                self.coordinator.start()
+                return True
+            except CoordinationError as err:
+                log.error("%s; retrying in %g s (no sweep, no action meanwhile)", err, delay)
+                health.standby_checked(self.clock(), problem=str(err), leader=None)
+            if self.stop_event.wait(delay) and not self.reload_event.is_set():
+                return False
+            self.stop_event.clear()
+            self.reload_event.clear()
+            delay = min(delay * 2, CONNECT_RETRY[1])
+
+    def _leading(self, health, telemetry) -> bool:
+        """Whether this process sweeps now: always without coordination, else only as the leader."""
+        if self.coordinator is None:
+            telemetry.leading(True)
+            return True
+        problem = ""
+        try:
+            leads = self.coordinator.try_lead()
+        except CoordinationError as err:
+            leads, problem = False, str(err)
+        telemetry.leading(leads)
+        if leads:
+            health.leading(self.coordinator.identity)
+            self._standby_logged = False
+            return True
+        if not problem and not self.coordinator.connected:
+            problem = "no ZooKeeper session (reconnecting)"
+        leader = self.coordinator.leader() if self.coordinator.connected else None
+        health.standby_checked(self.clock(), problem=problem, leader=leader)
+        if not self._standby_logged:
+            self._standby_logged = True
+            log.info("standby: %s leads; this replica acts and sends nothing until it leads", leader or "nobody")
+        return False
 
     def _reload(self, monitor, telemetry, health):
         self.reload_event.clear()

@@ -79,6 +79,9 @@ class MonitorMetrics:
             ("project",))
         self._state_file_errors = counter(
             "ds_monitor_state_file_errors", "State files found corrupt or unreadable, by file.", ("file",))
+        # 1 on the replica that acts (the leader, or the single process without coordination).
+        self._leader = Gauge("ds_monitor_leader", "1 while this process is the one that sweeps and acts, else 0.",
+                             registry=self.registry)
         build_info = Gauge("ds_monitor_build_info", "Always 1; the version label says which ds-monitor runs.",
                            ("version",), registry=self.registry)
         build_info.labels(version=__version__).set(1)
@@ -126,3 +129,7 @@ class MonitorMetrics:
     def state_file_error(self, file: str) -> None:
         """Count one state file that had to be quarantined or could not be read (``file`` = its name)."""
         self._state_file_errors.labels(file=file).inc()
+
+    def leading(self, is_leader: bool) -> None:
+        """Set ``ds_monitor_leader``: 1 on the leader (or a single process), 0 on a standby."""
+        self._leader.set(1 if is_leader else 0)

@@ -37,7 +37,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError, RolledBackError
+from kazoo.exceptions import (
+    BadVersionError,
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+    RolledBackError,
+    SessionExpiredError,
+)
 from kazoo.handlers.threading import KazooTimeoutError
 
 from ds_monitor import state as state_module
@@ -216,6 +223,11 @@ class ZooKeeperStore:
             else:
                 transaction.set_data(self._manifest(name), manifest, version=seen.version)
             results = transaction.commit()
+        except SessionExpiredError as err:
+            # An expired session's requests are refused whole: nothing was written (orphan chunks
+            # are removed by the next leader's write of this document).
+            self.coordinator.lost_leadership("the ZooKeeper session expired")
+            raise NotLeader(f"not writing {name}: this replica's ZooKeeper session expired") from err
         except (KazooTimeoutError, KazooException) as err:
             # The commit may or may not have been applied: forget the version, the next load re-reads.
             with self._seen_lock:
