@@ -105,11 +105,27 @@ def config_check() -> None:
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
         click.echo(f"  {key:<{width}}  {value}  [{source}]")
+    _echo_routing(loaded.config.notification)
     if not loaded.config.dolphinscheduler.token:
         click.echo("note: dolphinscheduler.token is empty; `run` and `check` need it (DS_TOKEN)")
     else:
         _check_selection_against_ds(loaded)
     click.echo("configuration OK")
+
+
+def _echo_routing(notification) -> None:
+    """The channels and the routing table, as the notifier will use them."""
+    from ds_monitor.notify.routes import declared_channels, describe
+
+    declared = declared_channels(notification)
+    enabled = {name for name, (_, on) in declared.items() if on}
+    channels = ", ".join(
+        name if name == kind else f"{name} ({kind})" for name, (kind, on) in declared.items() if on
+    )
+    click.echo(f"channels: {channels or '(none enabled)'}")
+    click.echo("routes:")
+    for line in describe(notification.routes, {name: kind for name, (kind, _) in declared.items()}, enabled):
+        click.echo(f"  {line}")
 
 
 def _check_selection_against_ds(loaded: LoadedConfig) -> None:
@@ -423,18 +439,32 @@ def notify_group() -> None:
 
 
 @notify_group.command("test")
+@click.option(
+    "--channel",
+    "channel_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this channel (a section such as slack, or a named entry such as team-a); repeatable.",
+)
 @common_options
-def notify_test() -> None:
+def notify_test(channel_names: tuple[str, ...]) -> None:
     """Send one test message to each enabled channel and report per channel (exit 1 if any failed).
 
-    Example: python main.py notify test
+    Example: python main.py notify test --channel team-a
     """
-    from ds_monitor.notify import send_test_messages
+    from ds_monitor.notify import build_senders, send_test_messages
 
     loaded = load(log_file=False)
-    results = send_test_messages(loaded.config.notification, _now())
+    senders = build_senders(loaded.config.notification)
+    if channel_names:
+        unknown = [name for name in channel_names if name not in {s.name for s in senders}]
+        if unknown:
+            known = ", ".join(s.name for s in senders) or "none"
+            raise click.UsageError(f"--channel {unknown[0]}: no enabled channel of that name (enabled: {known})")
+        senders = [s for s in senders if s.name in channel_names]
+    results = send_test_messages(loaded.config.notification, _now(), senders=senders)
     if not results:
-        click.echo("no channel is enabled (notification.dingtalk / wework / email .enabled)")
+        click.echo("no channel is enabled (notification.<channel>.enabled, or a named entry)")
         return
     for channel, ok, detail in results:
         click.echo(f"{channel}: {'sent' if ok else 'FAILED'}{'' if ok else ': ' + detail}")

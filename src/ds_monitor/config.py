@@ -8,6 +8,7 @@ working. Every value is typed and validated here; errors name the key, variable 
 from __future__ import annotations
 
 import os
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -135,6 +136,29 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class Route:
+    """One row of ``notification.routes``: events matching every given filter go to ``channels``.
+
+    An empty filter matches anything. ``proceed`` is the YAML key ``continue``: also try the next rows.
+    """
+
+    channels: tuple[str, ...]
+    projects: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    proceed: bool = False
+
+
+@dataclass(frozen=True)
+class ChannelInstance:
+    """A named entry of a channel declared as a list (``dingtalk: [{name: team-a, ...}]``)."""
+
+    kind: str  # the section: dingtalk, wework, email, webhook, slack, feishu
+    name: str
+    config: object  # that section's config class (DingTalkConfig, ...)
+
+
+@dataclass(frozen=True)
 class NotificationConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
@@ -143,6 +167,9 @@ class NotificationConfig:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     feishu: FeishuConfig = field(default_factory=FeishuConfig)
+    # Parsed from lists, not key/value leaves (no environment names): see _parse_routes, _parse_instances.
+    routes: tuple[Route, ...] = ()
+    instances: tuple[ChannelInstance, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +262,14 @@ PATH_SECRET_URL_KEYS = frozenset(
     }
 )
 
+# Keys whose value is a list of mappings, each with its own parser (not DS_<SECTION>__<KEY> leaves).
+_STRUCTURED_KEYS = frozenset({"projects", "notification.routes", "notification.instances"})
+# Channel sections that may also be written as a list of named entries.
+CHANNEL_SECTIONS = ("dingtalk", "wework", "email", "webhook", "slack", "feishu")
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CHANNEL_LIST_KEYS = frozenset(f"notification.{kind}" for kind in CHANNEL_SECTIONS)
+_ROUTE_KEYS = ("projects", "workflows", "events", "channels", "continue")
+
 API_VERSIONS = ("auto", "3.0", "3.1", "3.2", "3.3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 COORDINATION_BACKENDS = ("none", "zookeeper")
@@ -254,9 +289,10 @@ class LoadedConfig:
     def secret_values(self) -> list[str]:
         """Every configured secret, for the log filter that masks them wherever they appear."""
         values = []
-        for key in SECRET_KEYS:
-            value = _get_dotted(self.config, key)
-            if value:
+        pairs = [(key, _get_dotted(self.config, key)) for key in SECRET_KEYS]
+        pairs += [(key, value) for key, _, value in _instance_values(self.config.notification)]
+        for key, value in pairs:
+            if key in SECRET_KEYS and value:
                 values.append(str(value))
                 values.extend(_url_secrets(str(value), path_is_secret=key in PATH_SECRET_URL_KEYS))
         return values
@@ -274,10 +310,22 @@ class LoadedConfig:
         for key in _leaf_keys(Config):
             value = _get_dotted(self.config, key)
             rows.append((key, mask_value(key, value) or '""', self.sources.get(key, "default")))
+        for key, shown_key, value in _instance_values(self.config.notification):
+            rows.append((shown_key, mask_value(key, value) or '""', "file"))
         projects = self.config.projects
         shown = ", ".join(_describe_project(p) for p in projects) if projects else "(all visible projects)"
         rows.append(("projects", shown, self.sources.get("projects", "default")))
         return rows
+
+
+def _instance_values(notification: NotificationConfig) -> list[tuple[str, str, object]]:
+    """(section key, shown key ``notification.dingtalk[team-a].secret``, value) of every named channel entry."""
+    rows = []
+    for instance in notification.instances:
+        for f in fields(instance.config):
+            shown = f"notification.{instance.kind}[{instance.name}].{f.name}"
+            rows.append((f"notification.{instance.kind}.{f.name}", shown, getattr(instance.config, f.name)))
+    return rows
 
 
 def load_config(
@@ -305,7 +353,16 @@ def load_config(
         sources["projects"] = "file"
 
     config = _build(Config, values, prefix="")
-    config = replace(config, projects=projects)
+    notification = raw.get("notification") if isinstance(raw.get("notification"), dict) else {}
+    config = replace(
+        config,
+        projects=projects,
+        notification=replace(
+            config.notification,
+            routes=_parse_routes(notification.get("routes"), path),
+            instances=_parse_instances(notification, path),
+        ),
+    )
     _validate(config, sources)
     return LoadedConfig(config=config, sources=sources, path=path, file_found=file_found)
 
@@ -402,10 +459,10 @@ def _leaf_keys(cls: type, prefix: str = "") -> list[str]:
     keys = []
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        if f.name == "projects":
-            continue
         hint = hints[f.name]
         dotted = f"{prefix}{f.name}"
+        if dotted in _STRUCTURED_KEYS:
+            continue
         if is_dataclass(hint):
             keys.extend(_leaf_keys(hint, dotted + "."))
         else:
@@ -432,8 +489,8 @@ def _flatten_file_values(raw: dict, path: str, sources: dict[str, str]) -> dict[
             raise ConfigError(f"{path}: {prefix.rstrip('.')} must be a mapping, got {_type_name(node)}")
         for name, value in node.items():
             dotted = f"{prefix}{name}"
-            if dotted == "projects":
-                continue
+            if dotted in _STRUCTURED_KEYS or (dotted in _CHANNEL_LIST_KEYS and isinstance(value, list)):
+                continue  # parsed on their own (projects, routes, named channel entries)
             if dotted in _LEAF_KEYS:
                 values[dotted] = _convert(dotted, value, origin=f"{path}: {dotted}")
                 sources[dotted] = "file"
@@ -554,6 +611,67 @@ def _parse_projects(raw: object, path: str) -> tuple[ProjectSelection, ...]:
     return tuple(selections)
 
 
+def _parse_routes(raw: object, path: str) -> tuple[Route, ...]:
+    """``notification.routes``: a list of {projects, workflows, events, channels, continue} mappings."""
+    if raw is None or raw == []:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: notification.routes must be a list of routes, got {_type_name(raw)}")
+    routes = []
+    for index, entry in enumerate(raw):
+        where = f"{path}: notification.routes[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a mapping with channels (and projects, workflows, events)")
+        unknown = sorted(set(entry) - set(_ROUTE_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]} (expected {', '.join(_ROUTE_KEYS)})")
+        lists = {}
+        for key in ("projects", "workflows", "events", "channels"):
+            value = entry.get(key) or []
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+                raise ConfigError(f"{where}.{key} must be a list of names")
+            lists[key] = tuple(str(v) for v in value)
+        if not lists["channels"]:
+            raise ConfigError(f"{where}.channels: empty; name at least one channel")
+        proceed = entry.get("continue", False)
+        if not isinstance(proceed, bool):
+            raise ConfigError(f"{where}.continue: expected true/false, got {proceed!r}")
+        routes.append(Route(proceed=proceed, **lists))
+    return tuple(routes)
+
+
+def _parse_instances(notification: dict, path: str) -> tuple[ChannelInstance, ...]:
+    """Channel sections written as lists: each entry a full section with a ``name`` (enabled unless said)."""
+    instances: list[ChannelInstance] = []
+    for kind in CHANNEL_SECTIONS:
+        entries = notification.get(kind)
+        if not isinstance(entries, list):
+            continue
+        cls = typing.get_type_hints(NotificationConfig)[kind]
+        known = {f.name for f in fields(cls)}
+        for index, entry in enumerate(entries):
+            where = f"{path}: notification.{kind}[{index}]"
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{where} must be a mapping with a name and the {kind} keys")
+            name = entry.get("name")
+            if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
+                raise ConfigError(f"{where}.name: a name of letters, digits, - _ . is required")
+            if name in CHANNEL_SECTIONS or any(i.name == name for i in instances):
+                raise ConfigError(f"{where}.name: {name!r} is already a channel name")
+            settings = {"enabled": True}
+            for key, value in entry.items():
+                if key == "name":
+                    continue
+                if key not in known:
+                    raise ConfigError(f"{path}: unknown key notification.{kind}[{name}].{key}")
+                dotted = f"notification.{kind}.{key}"
+                settings[key] = _convert(dotted, value, origin=f"{path}: notification.{kind}[{name}].{key}")
+            instances.append(ChannelInstance(kind, name, cls(**settings)))
+    return tuple(instances)
+
+
 def _build(cls: type, values: dict[str, object], prefix: str):
     kwargs = {}
     hints = typing.get_type_hints(cls)
@@ -632,6 +750,13 @@ def _validate(config: Config, sources: dict[str, str]) -> None:
             if origin != key:
                 origin = f"{key} ({origin})"
             raise ConfigError(f"{origin}: must be {expected}, got {mask_value(key, value) or '(empty)'}")
+    for instance in config.notification.instances:
+        prefix = f"notification.{instance.kind}."
+        for key, (check, expected) in _RULES.items():
+            value = getattr(instance.config, key[len(prefix) :], None) if key.startswith(prefix) else None
+            if value is not None and not check(value):
+                named = f"notification.{instance.kind}[{instance.name}].{key[len(prefix):]}"
+                raise ConfigError(f"{named}: must be {expected}, got {mask_value(key, value)}")
     from ds_monitor.notify import validate_notification_config
 
     validate_notification_config(config.notification)

@@ -29,6 +29,7 @@ from ds_monitor.notify.feishu import FeishuSender
 from ds_monitor.notify.generic import GenericWebhookSender
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.ratelimit import Admission, admit
+from ds_monitor.notify.routes import channels_for, declared_channels
 from ds_monitor.notify.slack import SlackSender
 from ds_monitor.notify.transport import TransportLimiter, TransportLimits
 from ds_monitor.notify.webhook import redact
@@ -93,21 +94,27 @@ class _Plan:
     wait: float
 
 
+_SENDER_CLASSES = {
+    "dingtalk": DingTalkSender,
+    "wework": WeComSender,
+    "email": EmailSender,
+    "webhook": GenericWebhookSender,
+    "slack": SlackSender,
+    "feishu": FeishuSender,
+}
+
+
 def build_senders(config: NotificationConfig) -> list[Sender]:
-    """One sender per enabled channel, in a fixed order (DingTalk, WeCom, e-mail, generic webhook, Slack, Feishu)."""
+    """One sender per enabled channel, named entries included, in the order of ``declared_channels``."""
+    configs = {kind: getattr(config, kind) for kind in _SENDER_CLASSES}
+    configs.update({instance.name: instance.config for instance in config.instances})
     senders: list[Sender] = []
-    if config.dingtalk.enabled:
-        senders.append(DingTalkSender(config.dingtalk))
-    if config.wework.enabled:
-        senders.append(WeComSender(config.wework))
-    if config.email.enabled:
-        senders.append(EmailSender(config.email))
-    if config.webhook.enabled:
-        senders.append(GenericWebhookSender(config.webhook))
-    if config.slack.enabled:
-        senders.append(SlackSender(config.slack))
-    if config.feishu.enabled:
-        senders.append(FeishuSender(config.feishu))
+    for name, (kind, enabled) in declared_channels(config).items():
+        if enabled:
+            sender = _SENDER_CLASSES[kind](configs[name])
+            # The channel's name in results, outboxes and routes; its kind stays the class's.
+            sender.name = name
+            senders.append(sender)
     return senders
 
 
@@ -130,6 +137,11 @@ class NotificationManager:
         """The names of the channels this manager sends to."""
         return [sender.name for sender in self._senders]
 
+    def _channel_kinds(self) -> dict[str, str]:
+        """Each sender's channel name -> its section, for the routes (a test's sender is its own section)."""
+        declared = declared_channels(self._config)
+        return {sender.name: declared.get(sender.name, (sender.name, True))[0] for sender in self._senders}
+
     def dispatch(
         self, events: list[Event], state: dict, now: datetime, *, dry_run: bool = False
     ) -> tuple[list[NotificationResult], dict]:
@@ -145,16 +157,17 @@ class NotificationManager:
         fresh = _fresh_owed(admission, now)
         limiter = TransportLimiter(state["transport"])
 
+        channels, table = self._channel_kinds(), self._config.routes
         results = [
-            NotificationResult(
-                sender.name, event.kind, "suppressed", event.incident_key, f"rate limit for {event.rate_key}"
-            )
+            NotificationResult(name, event.kind, "suppressed", event.incident_key, f"rate limit for {event.rate_key}")
             for event in admission.suppressed
-            for sender in self._senders
+            for name in channels_for(event, table, channels)
         ]
+        routed = {item.event.announcement_key: channels_for(item.event, table, channels) for item in fresh}
         plans = []
         for sender in self._senders:
-            owed = [item for item in carried if sender.name in item.channels] + fresh
+            owed = [item for item in carried if sender.name in item.channels]
+            owed += [item for item in fresh if sender.name in routed[item.event.announcement_key]]
             if owed:
                 wait = limiter.wait_seconds(sender.destination, sender.limits, now) if sender.limits else 0.0
                 plans.append(_Plan(sender, owed, wait))

@@ -8,15 +8,49 @@ from __future__ import annotations
 import re
 from email.utils import parseaddr
 
-from ds_monitor.config import NotificationConfig
+from ds_monitor.config import CHANNEL_SECTIONS, NotificationConfig
 from ds_monitor.errors import ConfigError
-from ds_monitor.notify import dingtalk, feishu, generic, slack, wecom
+from ds_monitor.notify import dingtalk, feishu, generic, routes, slack, wecom
+from ds_monitor.notify.events import EVENT_KINDS
 
 _MOBILE = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
 
 
 def validate_notification_config(config: NotificationConfig) -> None:
-    """Raise ConfigError for the first unusable setting of an enabled channel."""
+    """Raise ConfigError for the first unusable setting of an enabled channel, named entry or route."""
+    _validate_sections(config)
+    for instance in config.instances:
+        if not instance.config.enabled:
+            continue
+        try:
+            _validate_sections(NotificationConfig(**{instance.kind: instance.config}))
+        except ConfigError as err:
+            section = f"notification.{instance.kind}."
+            raise ConfigError(str(err).replace(section, f"notification.{instance.kind}[{instance.name}].")) from None
+    _validate_routes(config)
+
+
+def _validate_routes(config: NotificationConfig) -> None:
+    declared = routes.declared_channels(config)
+    names = {name: kind for name, (kind, _) in declared.items()}
+    enabled = {name for name, (_, on) in declared.items() if on}
+    for index, route in enumerate(config.routes):
+        where = f"notification.routes[{index}]"
+        for name in route.channels:
+            if name not in names and name not in CHANNEL_SECTIONS:
+                known = ", ".join(names)
+                raise ConfigError(f"{where}.channels: no channel named {name!r} (channels: {known})")
+        if not set(routes.targets(route, names)) & enabled:
+            raise ConfigError(
+                f"{where}.channels: none of {', '.join(route.channels)} is enabled; "
+                "events this route matches would reach nobody"
+            )
+        for kind in route.events:
+            if not any(ch in kind for ch in "*?[") and kind not in EVENT_KINDS:
+                raise ConfigError(f"{where}.events: unknown event kind {kind!r}")
+
+
+def _validate_sections(config: NotificationConfig) -> None:
     if config.dingtalk.enabled:
         ding = config.dingtalk
         if not ding.webhook_url.strip():
