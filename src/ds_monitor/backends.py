@@ -56,15 +56,21 @@ def zookeeper_session(config: Config, *, lead: bool, refusal: str) -> Iterator:
 
 
 @contextmanager
-def command_store(config: Config, *, write: bool = False) -> Iterator:
-    """The store of a one-shot command (``status``, ``state export/import``)."""
+def command_store(config: Config, *, write: bool = False, lead: bool = True, **options) -> Iterator:
+    """The store of a one-shot command (``status``, ``state export/import``, ``silence``).
+
+    ``write`` with ``lead`` (``state import``) must win the election; ``lead=False`` (``silence
+    add``) writes beside a running leader with compare-and-set only. ``options`` (``lock_timeout``,
+    ``clock``) go to the store.
+    """
     if not uses_zookeeper(config):
-        yield state_module.StateStore(config.state_dir)
+        yield state_module.StateStore(config.state_dir, **options)
         return
     from ds_monitor.zkstore import ZooKeeperStore
 
-    with zookeeper_session(config, lead=write, refusal="stop every `run` replica before writing the state") as zk:
-        yield ZooKeeperStore(zk, writable=write)
+    refusal = "stop every `run` replica before writing the state"
+    with zookeeper_session(config, lead=write and lead, refusal=refusal) as zk:
+        yield ZooKeeperStore(zk, writable=write, fenced=lead, **options)
 
 
 @contextmanager

@@ -288,9 +288,10 @@ SILENCE_LOCK_WAIT = 60.0
 
 
 def _silence_store(loaded: LoadedConfig):
-    from ds_monitor.state import StateStore
+    """The configured backend's store, writable beside a running daemon (with ZooKeeper: compare-and-set)."""
+    from ds_monitor.backends import command_store
 
-    return StateStore(loaded.config.state_dir, lock_timeout=SILENCE_LOCK_WAIT, clock=_now)
+    return command_store(loaded.config, write=True, lead=False, lock_timeout=SILENCE_LOCK_WAIT, clock=_now)
 
 
 @silence_group.command("add")
@@ -330,8 +331,7 @@ def silence_add(projects, workflow, everything, duration, until, reason, events,
         events=tuple(events),
         no_recover=no_recover,
     )
-    store = _silence_store(loaded)
-    with store.locked():
+    with _silence_store(loaded) as store, store.locked():
         store.save(SILENCES, silences.add(store.load(SILENCES), silence, now))
     click.echo(silence.id)
     log.info("silence %s added: %s until %s (%s)", silence.id, silence.scope, silence.end.isoformat(), reason)
@@ -354,13 +354,15 @@ def silence_list(as_json: bool) -> None:
     Example: python main.py silence list
     """
     from ds_monitor import silences
-    from ds_monitor.state import SILENCES, StateStore
+    from ds_monitor.backends import command_store
+    from ds_monitor.state import SILENCES
     from ds_monitor.status import render_table
 
     loaded = load(log_file=False)
     now = _now()
-    store = StateStore(loaded.config.state_dir)
-    rows = [silences.describe(s, now) for s in silences.listing(store.snapshot().get(SILENCES, {}), now)]
+    with command_store(loaded.config) as store:
+        documents = store.snapshot()
+    rows = [silences.describe(s, now) for s in silences.listing(documents.get(SILENCES, {}), now)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
     else:
@@ -382,8 +384,7 @@ def silence_expire(silence_id: str) -> None:
 
     loaded = load(log_file=False)
     now = _now()
-    store = _silence_store(loaded)
-    with store.locked():
+    with _silence_store(loaded) as store, store.locked():
         state, silence = silences.expire(store.load(SILENCES), silence_id, now)
         store.save(SILENCES, state)
     click.echo(f"silence {silence.id} ended at {silence.end.isoformat()}")

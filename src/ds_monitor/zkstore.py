@@ -71,13 +71,19 @@ class _Seen:
 
 
 class ZooKeeperStore:
-    """The state documents of one ``root``. Writable only with a coordinator (the leader's store)."""
+    """The state documents of one ``root``.
+
+    ``writable`` and ``fenced`` (the default): the leader's store, every write checked against its
+    election node. ``fenced=False``: an operator's command that must write beside a running leader
+    (``silence add``); its writes are compare-and-set only, so neither side overwrites the other.
+    """
 
     def __init__(
         self,
         coordinator: Coordinator,
         *,
         writable: bool = True,
+        fenced: bool = True,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         clock: Callable[[], datetime] = utc_now,
     ):
@@ -85,6 +91,7 @@ class ZooKeeperStore:
         self.client = coordinator.client
         self.root = coordinator.root
         self.writable = writable
+        self.fenced = fenced
         self.lock_timeout = lock_timeout
         self.clock = clock
         self.location = f"zookeeper {coordinator.hosts} {coordinator.root}"
@@ -182,7 +189,8 @@ class ZooKeeperStore:
             target = f"{self.root}/{CORRUPT}/{name}.corrupt-{stamp}"
             try:
                 data, _ = self.client.get(self._manifest(name))
-                self.coordinator.fence()
+                if self.fenced:
+                    self.coordinator.fence()
                 self.client.create(target, data[: CHUNK_BYTES], makepath=True, sequence=True)
                 message += f"; its manifest is kept at {target}*"
             except (KazooTimeoutError, KazooException) as err:
@@ -206,7 +214,7 @@ class ZooKeeperStore:
             return
         payload = zlib.compress(encode_document(name, data, saved_at=self.clock()), 6)
         digest = hashlib.sha256(payload).hexdigest()
-        node = self.coordinator.leader_node()
+        node = self.coordinator.leader_node() if self.fenced else None
         generation = uuid.uuid4().hex[:16]
         pieces = [payload[i : i + CHUNK_BYTES] for i in range(0, len(payload), CHUNK_BYTES)] or [b""]
         manifest = json.dumps(
@@ -217,7 +225,8 @@ class ZooKeeperStore:
             for i, piece in enumerate(pieces):
                 self.client.create(self._chunk(name, generation, i), piece, makepath=True)
             transaction = self.client.transaction()
-            transaction.check(node, -1)
+            if node is not None:
+                transaction.check(node, -1)
             if seen.version is None:
                 transaction.create(self._manifest(name), manifest)
             else:
@@ -235,7 +244,7 @@ class ZooKeeperStore:
             raise NotLeader(
                 f"not sure {name} was written to ZooKeeper ({describe_error(err)}): stopping this sweep"
             ) from err
-        fence_result, write_result = results
+        fence_result, write_result = results if node is not None else (True, results[0])
         # A failed transaction marks the op that failed with its error and the others as rolled back.
         if isinstance(fence_result, Exception) and not isinstance(fence_result, RolledBackError):
             self._drop_generation(name, generation)
@@ -298,7 +307,7 @@ class ZooKeeperStore:
         if not self._thread_lock.acquire(timeout=self.lock_timeout):
             raise StateError(f"another thread of this ds-monitor holds the state lock of {self.location}")
         try:
-            if self._depth == 0 and self.writable:
+            if self._depth == 0 and self.writable and self.fenced:
                 self.coordinator.fence()
             self._depth += 1
             try:

@@ -11,7 +11,7 @@ from ds_monitor.cli import main
 from ds_monitor.clock import utc_now
 from ds_monitor.config import load_config
 from ds_monitor.ds.models import FAILURE
-from ds_monitor.errors import ConfigError
+from ds_monitor.errors import ConfigError, StateError
 from ds_monitor.state import RECOVERY, SCHEDULE, StateStore
 from ds_monitor.zkstore import ZooKeeperStore
 
@@ -151,3 +151,22 @@ def test_check_acts_only_as_leader_and_status_shows_the_leader(zk_env, make_ds_s
     recovery = json.loads(out)["recovery"]
     assert [row["instance_id"] for row in recovery] == [failed]
     assert sim.count_calls("POST", "execute") == 1
+
+
+def test_silences_are_added_beside_a_running_leader_with_compare_and_set(zk_env, capsys, make_coordinator):
+    from ds_monitor.state import SILENCES
+
+    leader = make_coordinator("replica-a")
+    assert leader.try_lead()
+    leader_store = ZooKeeperStore(leader)
+    assert leader_store.load(SILENCES) == {}
+    code, out, err = cli(["silence", "add", "--project", "data-*", "--for", "2h", "--reason", "DS upgrade"], capsys)
+    assert code == 0, err
+    silence_id = out.strip()
+    code, out, err = cli(["silence", "list", "--json"], capsys)
+    assert code == 0, err
+    assert [row["id"] for row in json.loads(out)] == [silence_id]
+    # The leader read before the add: its write would lose the silence, so it is refused.
+    with pytest.raises(StateError, match="compare-and-set"):
+        leader_store.save(SILENCES, {"silences": []})
+    assert [s["id"] for s in leader_store.load(SILENCES)["silences"]] == [silence_id]

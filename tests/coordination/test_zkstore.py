@@ -125,3 +125,16 @@ def test_a_newer_format_is_refused_not_overwritten(leader):
     store.save(RECOVERY, {"version": 99, "n": 1})
     with pytest.raises(StateError, match="newer ds-monitor"):
         ZooKeeperStore(leader).load(RECOVERY)
+
+
+def test_a_document_saved_in_the_future_is_reported_once_like_a_file(leader):
+    from datetime import timedelta
+
+    from ds_monitor.clock import utc_now
+
+    ahead = ZooKeeperStore(leader, clock=lambda: utc_now() + timedelta(hours=2))
+    ahead.save(SCHEDULE, {"n": 1})
+    store = ZooKeeperStore(leader)
+    assert store.load(SCHEDULE) == {"version": 1, "n": 1}  # the stamp is the store's, not the content's
+    store.load(SCHEDULE)
+    assert len(store.warnings) == 1 and "ahead of this host's clock" in store.warnings[0]
