@@ -136,6 +136,13 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class AlertmanagerConfig:
+    enabled: bool = False
+    url: str = "http://alertmanager:9093"
+    resend_minutes: float = 5
+
+
+@dataclass(frozen=True)
 class Route:
     """One row of ``notification.routes``: events matching every given filter go to ``channels``.
 
@@ -153,7 +160,7 @@ class Route:
 class ChannelInstance:
     """A named entry of a channel declared as a list (``dingtalk: [{name: team-a, ...}]``)."""
 
-    kind: str  # the section: dingtalk, wework, email, webhook, slack, feishu
+    kind: str  # the section: dingtalk, wework, email, webhook, slack, feishu, alertmanager
     name: str
     config: object  # that section's config class (DingTalkConfig, ...)
 
@@ -167,6 +174,7 @@ class NotificationConfig:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     feishu: FeishuConfig = field(default_factory=FeishuConfig)
+    alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
     # Parsed from lists, not key/value leaves (no environment names): see _parse_routes, _parse_instances.
     routes: tuple[Route, ...] = ()
     instances: tuple[ChannelInstance, ...] = ()
@@ -265,7 +273,7 @@ PATH_SECRET_URL_KEYS = frozenset(
 # Keys whose value is a list of mappings, each with its own parser (not DS_<SECTION>__<KEY> leaves).
 _STRUCTURED_KEYS = frozenset({"projects", "notification.routes", "notification.instances"})
 # Channel sections that may also be written as a list of named entries.
-CHANNEL_SECTIONS = ("dingtalk", "wework", "email", "webhook", "slack", "feishu")
+CHANNEL_SECTIONS = ("dingtalk", "wework", "email", "webhook", "slack", "feishu", "alertmanager")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CHANNEL_LIST_KEYS = frozenset(f"notification.{kind}" for kind in CHANNEL_SECTIONS)
 _ROUTE_KEYS = ("projects", "workflows", "events", "channels", "continue")
@@ -727,6 +735,7 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
     "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
     "notification.webhook.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "notification.alertmanager.resend_minutes": (lambda v: v > 0, "greater than 0 (minutes)"),
     "coordination.backend": (lambda v: v in COORDINATION_BACKENDS, "one of " + ", ".join(COORDINATION_BACKENDS)),
     # ZooKeeper negotiates the session within 2..20 ticks of its server; below 1 s no server agrees.
     "coordination.zookeeper.session_timeout_seconds": (lambda v: 1 <= v <= 600, "from 1 to 600 (seconds)"),

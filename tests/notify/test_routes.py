@@ -102,7 +102,7 @@ def test_named_entries_are_parsed_enabled_and_masked(config_file):
     ]
     assert notification.instances[0].config.at_mobiles == ("13800000000",)
     declared = list(declared_channels(notification))
-    assert declared == ["team-a", "team-b", "wework", "email", "webhook", "slack", "feishu"]
+    assert declared == ["team-a", "team-b", "wework", "email", "webhook", "slack", "feishu", "alertmanager"]
     shown = {key: value for key, value, _ in loaded.effective_values()}
     assert shown["notification.dingtalk[team-b].secret"] == "***"
     assert TOKEN_B not in repr(loaded.effective_values())

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ds_monitor.config import NotificationConfig
 from ds_monitor.errors import NotifyError
+from ds_monitor.notify.alertmanager import AlertmanagerSender
 from ds_monitor.notify.builder import Digest, build_digest, build_test_digest
 from ds_monitor.notify.dingtalk import DingTalkSender
 from ds_monitor.notify.events import Event
@@ -101,6 +102,7 @@ _SENDER_CLASSES = {
     "webhook": GenericWebhookSender,
     "slack": SlackSender,
     "feishu": FeishuSender,
+    "alertmanager": AlertmanagerSender,
 }
 
 
@@ -158,20 +160,44 @@ class NotificationManager:
         limiter = TransportLimiter(state["transport"])
 
         channels, table = self._channel_kinds(), self._config.routes
+        syncs = [sender for sender in self._senders if _keeps_state(sender)]
         results = [
             NotificationResult(name, event.kind, "suppressed", event.incident_key, f"rate limit for {event.rate_key}")
             for event in admission.suppressed
             for name in channels_for(event, table, channels)
+            if name not in {sync.name for sync in syncs}
         ]
         routed = {item.event.announcement_key: channels_for(item.event, table, channels) for item in fresh}
         plans = []
         for sender in self._senders:
+            if _keeps_state(sender):
+                continue
             owed = [item for item in carried if sender.name in item.channels]
             owed += [item for item in fresh if sender.name in routed[item.event.announcement_key]]
             if owed:
                 wait = limiter.wait_seconds(sender.destination, sender.limits, now) if sender.limits else 0.0
                 plans.append(_Plan(sender, owed, wait))
-        outcomes = self._run([plan for plan in plans if plan.wait <= MAX_PACING_SECONDS], now)
+        # What the state-keeping channels (Alertmanager) hear: every fresh event, suppressed ones too,
+        # since a suppressed recovery still resolves its alert.
+        new = {e.announcement_key for e in admission.admitted} | {e.announcement_key for e in admission.suppressed}
+        fresh_events = [event for event in events if event.announcement_key in new]
+        memories = state.setdefault("alertmanager", {})
+        with ThreadPoolExecutor(max_workers=max(1, len(syncs))) as pool:
+            syncing = {
+                sync.name: pool.submit(
+                    _sync,
+                    sync,
+                    [event for event in fresh_events if sync.name in channels_for(event, table, channels)],
+                    memories.get(sync.name),
+                    now,
+                    timedelta(hours=self._config.rate_limit.window_hours),
+                )
+                for sync in syncs
+            }
+            outcomes = self._run([plan for plan in plans if plan.wait <= MAX_PACING_SECONDS], now)
+        for name, future in syncing.items():
+            memories[name], rows = future.result()
+            results.extend(rows)
 
         still_owed = {item.event.announcement_key: replace(item, channels=[]) for item in carried + fresh}
         for plan in plans:
@@ -205,6 +231,26 @@ class NotificationManager:
                 for plan in plans
             }
             return {key: future.result() for key, future in futures.items()}
+
+
+def _keeps_state(sender: Sender) -> bool:
+    """A channel that mirrors the open incidents (Alertmanager) instead of sending messages."""
+    return callable(getattr(sender, "sync", None))
+
+
+def _sync(
+    sender, events: list[Event], memory: dict | None, now: datetime, forget_after: timedelta
+) -> tuple[dict | None, list[NotificationResult]]:
+    """One state-keeping channel's turn: (its new memory, a result row per event it heard); never raises."""
+    try:
+        memory, error = sender.sync(events, memory, now, forget_after)
+    except Exception as err:  # a sender bug must not take the monitor's loop down
+        log.exception("notification via %s crashed", sender.name)
+        error = NotifyError(
+            f"{sender.name}: unexpected {type(err).__name__}: {redact(str(err))}", retryable=False, code="bug"
+        )
+    result, detail = ("sent", "") if error is None else ("failed", str(error))
+    return memory, [NotificationResult(sender.name, e.kind, result, e.incident_key, detail) for e in events]
 
 
 def _report(plan: _Plan, outcome: _Outcome) -> list[NotificationResult]:

@@ -55,7 +55,8 @@ class Admission:
 
 def empty_state() -> dict:
     """The state of a monitor that has never notified."""
-    return {"version": STATE_VERSION, "announced": {}, "rate": {}, "pending": [], "transport": {}}
+    # "alertmanager": the open incidents each Alertmanager channel mirrors (notify.alertmanager)
+    return {"version": STATE_VERSION, "announced": {}, "rate": {}, "pending": [], "transport": {}, "alertmanager": {}}
 
 
 def normalise_state(state: dict | None) -> dict:

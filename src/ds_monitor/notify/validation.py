@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from ds_monitor.config import CHANNEL_SECTIONS, NotificationConfig
 from ds_monitor.errors import ConfigError
-from ds_monitor.notify import dingtalk, feishu, generic, routes, slack, wecom
+from ds_monitor.notify import alertmanager, dingtalk, feishu, generic, routes, slack, wecom
 from ds_monitor.notify.events import EVENT_KINDS
 
 _MOBILE = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
@@ -76,6 +76,8 @@ def _validate_sections(config: NotificationConfig) -> None:
         slack.check_webhook(config.slack.webhook_url)
     if config.feishu.enabled:
         feishu.parse_webhook(config.feishu.webhook_url)
+    if config.alertmanager.enabled:
+        alertmanager.check_url(config.alertmanager.url)
 
 
 def _validate_email(config: NotificationConfig) -> None:
