@@ -146,7 +146,7 @@ class Coordinator:
 
     def start(self, timeout: float | None = None) -> None:
         """Connect (raises CoordinationError naming the hosts when ZooKeeper does not answer)."""
-        wait = timeout if timeout is not None else max(self.session_timeout, 5.0)
+        wait = timeout if timeout is not None else self.session_timeout
         try:
             self.client.start(timeout=wait)
             self.client.ensure_path(self.leader_path)
