@@ -304,6 +304,8 @@ class FencedSender:
     def __init__(self, sender, fence: Callable[[], None]):
         self._sender = sender
         self.send = fenced(sender.send, fence)
+        if callable(getattr(sender, "sync", None)):  # Alertmanager posts from sync(), not send()
+            self.sync = fenced(sender.sync, fence)
 
     def __getattr__(self, name: str):
         return getattr(self._sender, name)

@@ -141,3 +141,18 @@ def test_a_wrong_url_is_refused_for_good(am, clock):
     config = NotificationConfig(alertmanager=AlertmanagerConfig(enabled=True, url=am.base_url + "/api/v2/alerts"))
     [(name, ok, detail)] = send_test_messages(config, T0)
     assert not ok and "HTTP 404" in detail and "without /api/v2/alerts" in detail
+
+
+def test_a_deposed_leader_posts_nothing_to_alertmanager(am, clock):
+    from ds_monitor.coordination import FencedSender
+    from ds_monitor.errors import CoordinationError
+    from ds_monitor.notify.alertmanager import AlertmanagerSender
+
+    def fence():
+        raise CoordinationError("not the leader any more")
+
+    sender = FencedSender(AlertmanagerSender(AlertmanagerConfig(enabled=True, url=am.base_url)), fence)
+    manager = NotificationManager(NotificationConfig(), senders=[sender], sleep=lambda s: None)
+    results, state = manager.dispatch([failed(1)], {}, T0)
+    assert [r.result for r in results] == ["failed"] and am.requests == []
+    assert state["alertmanager"]["alertmanager"] is None  # nothing recorded as posted

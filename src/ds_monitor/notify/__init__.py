@@ -1,8 +1,11 @@
-"""Notifications: events in, one grouped message per channel out (DingTalk, WeCom, e-mail).
+"""Notifications: events in, one grouped message per channel out (DingTalk, WeCom, e-mail,
+Feishu/Lark, Slack, a generic signed webhook), and Alertmanager kept in step with the open incidents.
 
 Pure parts: :mod:`.events`, :mod:`.builder` (all wording), :mod:`.ratelimit` (announce-once memory
-and the product rate limit), :mod:`.transport` (per-robot pacing). Shell: the senders
-(:mod:`.dingtalk`, :mod:`.wecom`, :mod:`.mail`) and :mod:`.manager`, which wires them together.
+and the product rate limit), :mod:`.transport` (per-robot pacing), :mod:`.routes` (which channel
+gets which event). Shell: the senders (:mod:`.dingtalk`, :mod:`.wecom`, :mod:`.mail`,
+:mod:`.feishu`, :mod:`.slack`, :mod:`.generic`, :mod:`.alertmanager`) and :mod:`.manager`, which
+wires them together.
 """
 
 from ds_monitor.notify.events import EVENT_KINDS, NEVER_SUPPRESSED, Event
