@@ -478,7 +478,7 @@ class Monitor:
                     )
                 )
             candidates_by_project[project.code] = found.candidates
-        self.store.save(SCHEDULE, schedule_state)
+        self.store.save(SCHEDULE, self.tracker.forget_stale(schedule_state, now))
         self._withhold_silenced(candidates_by_project, names, def_by_code, now, report)
 
         recovery_state = self._recover(

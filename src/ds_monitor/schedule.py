@@ -75,7 +75,6 @@ definitions not checked for that long (deleted or no longer monitored).
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -304,10 +303,13 @@ class ScheduleTracker:
 
         ``instances`` are the project's instances of every state whose start time lies in
         ``[window_start, now]``. Every definition of the project counts as checked at ``now``.
-        The input ``state`` is not modified; the new state is returned.
+        ``state`` is updated in place and returned (a malformed one is replaced by a new state):
+        copying all entries for each project would cost projects x definitions per sweep. Entries
+        are replaced, never modified, so an entry read before the call keeps its old values.
         """
-        new_state = {"version": STATE_VERSION, "definitions": dict(_entries(state))}
+        new_state = _own(state)
         entries = new_state["definitions"]
+        checked = _iso(now)
         online = _online_by_definition(schedules)
         by_definition: dict[int, list[Instance]] = defaultdict(list)
         for instance in instances:
@@ -315,14 +317,15 @@ class ScheduleTracker:
         missed: list[MissedRun] = []
         stuck: list[StuckRun] = []
         for definition in definitions:
-            # Copy-on-write: entries of other projects are shared with the caller's state, untouched.
+            # Copy-on-write: entries of other projects are shared with the caller's state, untouched;
+            # this one is copied here and its tables by _table when written.
             entry = entries.get(str(definition.code))
-            entry = entries[str(definition.code)] = copy.deepcopy(entry) if isinstance(entry, dict) else {}
+            entry = entries[str(definition.code)] = dict(entry) if isinstance(entry, dict) else {}
             own_schedules = [s for s in online.get(definition.code, []) if not _ended(s, now)]
             mine = by_definition.get(definition.code, [])
             entry["project_code"] = project_code
             entry["name"] = definition.name
-            entry["last_checked"] = _iso(now)
+            entry["last_checked"] = checked
             _record_schedule(entry, own_schedules, now)
             _record_runs(entry, mine, now)
             for schedule in own_schedules:
@@ -334,8 +337,14 @@ class ScheduleTracker:
             entry["next_look"] = _iso(decision.next_look) if decision.next_look is not None else None
             entry["next_look_reason"] = decision.reason
             self._prune_entry(entry, now)
-        _drop_forgotten(entries, _utc(now) - self.settings.state_retention)
         return missed, stuck, new_state
+
+    def forget_stale(self, state: dict, now: datetime) -> dict:
+        """The state without definitions not checked within the retention (deleted, or no longer
+        monitored). Once per sweep, after every project's :meth:`observe`: it reads every entry."""
+        entries = dict(_entries(state))
+        _drop_forgotten(entries, _utc(now) - self.settings.state_retention)
+        return {"version": STATE_VERSION, "definitions": entries}
 
     def _find_missed(self, definition: Definition, project_code: int, schedule: Schedule, entry: dict,
                      instances: list[Instance], window_start: datetime, now: datetime) -> list[MissedRun]:
@@ -426,16 +435,27 @@ class ScheduleTracker:
         return self._expressions[schedule.crontab]
 
     def _prune_entry(self, entry: dict, now: datetime) -> None:
-        """Forget fires and reports older than the retention; a stuck report lives while its instance runs."""
+        """Forget fires and reports older than the retention; a stuck report lives while its instance runs.
+
+        Tables are copied (by ``_table``) only when something is dropped: most entries have nothing
+        to prune, and a 100,000-definition state must not be copied table by table every sweep.
+        """
         horizon = _utc(now) - self.settings.state_retention
         for name in ("successes", "ended", "missed"):
-            fires = _table(entry, name)
-            for key in [k for k in fires if (parse_stamp(k) or horizon) <= horizon]:
-                del fires[key]
+            stale = [k for k in _read(entry, name) if (parse_stamp(k) or horizon) <= horizon]
+            if stale:
+                fires = _table(entry, name)
+                for key in stale:
+                    del fires[key]
         active = _read(entry, "active")
-        stuck = _table(entry, "stuck")
-        for key, reported_at in list(stuck.items()):
-            if key not in active and (parse_stamp(reported_at) or horizon) <= horizon:
+        stale = [
+            key
+            for key, reported_at in _read(entry, "stuck").items()
+            if key not in active and (parse_stamp(reported_at) or horizon) <= horizon
+        ]
+        if stale:
+            stuck = _table(entry, "stuck")
+            for key in stale:
                 del stuck[key]
 
 
@@ -527,9 +547,12 @@ def _record_schedule(entry: dict, schedules: list[Schedule], now: datetime) -> N
 
 def _record_runs(entry: dict, instances: list[Instance], now: datetime) -> None:
     """Ended runs per fire (kept) and the instances active right now (replaced: this look saw them all)."""
+    active: dict[str, dict] = {}
+    if not instances:
+        entry["active"] = active
+        return
     successes = _table(entry, "successes")
     ended = _table(entry, "ended")
-    active: dict[str, dict] = {}
     for instance in instances:
         if instance.state in SUCCESS_STATES and instance.schedule_time is not None:
             successes.setdefault(_key(instance.schedule_time), _iso(instance.end_time or now))
@@ -552,6 +575,13 @@ def _entries(state: object) -> dict:
     return entries if isinstance(entries, dict) else {}
 
 
+def _own(state: object) -> dict:
+    """``state`` itself when it is a well-formed current state, else a new empty one."""
+    if isinstance(state, dict) and state.get("version") == STATE_VERSION and isinstance(state.get("definitions"), dict):
+        return state
+    return {"version": STATE_VERSION, "definitions": {}}
+
+
 def _drop_forgotten(entries: dict, horizon: datetime) -> None:
     """Remove definitions not checked since ``horizon`` (deleted, or no longer monitored)."""
     for code in list(entries):
@@ -568,10 +598,12 @@ def _read(entry: dict, name: str) -> dict:
 
 
 def _table(entry: dict, name: str) -> dict:
-    """``entry[name]`` as a dict to write to, replacing anything malformed."""
+    """A copy of ``entry[name]`` to write to, put in its place (malformed = empty).
+
+    The copy is what keeps :meth:`ScheduleTracker.observe` from touching its input: entries are
+    copied shallowly, so every write to a nested table goes through here."""
     value = entry.get(name)
-    if not isinstance(value, dict):
-        value = entry[name] = {}
+    value = entry[name] = dict(value) if isinstance(value, dict) else {}
     return value
 
 

@@ -61,13 +61,18 @@ def test_state_round_trips_through_json():
     assert again[:2] == ([], [])
 
 
-def test_observe_leaves_the_given_state_alone():
+def test_observe_replaces_entries_and_never_modifies_one():
     t = tracker()
+    ok = instance(10, SUCCESS, day("02:00:02"), schedule_time=day("02:00"), end_time=day("02:07"))
     state = checked_state(t, day("00:00"), schedules=[schedule()])
-    snapshot = json.dumps(state, sort_keys=True)
+    before = state["definitions"]["1"]
+    snapshot = json.dumps(before, sort_keys=True)
     now = day("02:30")
-    t.observe(PROJECT, [definition()], [schedule()], [], now - timedelta(hours=24), state, now)
-    assert json.dumps(state, sort_keys=True) == snapshot
+    _, _, after = t.observe(PROJECT, [definition()], [schedule()], [ok], now - timedelta(hours=24), state, now)
+    assert after is state  # updated in place: no copy of every entry per project
+    assert after["definitions"]["1"] is not before
+    assert after["definitions"]["1"]["successes"]
+    assert json.dumps(before, sort_keys=True) == snapshot
 
 
 def test_old_entries_are_pruned():
@@ -82,6 +87,7 @@ def test_old_entries_are_pruned():
         now += timedelta(days=1)
         window_start = now - timedelta(hours=24)
         _, _, state = t.observe(PROJECT, [definition(1)], [schedule()], [], window_start, state, now)
+        state = t.forget_stale(state, now)
     assert set(state["definitions"]) == {"1"}
     successes = state["definitions"]["1"]["successes"]
     assert "2026-11-22T18:00:00+00:00" not in successes
