@@ -46,6 +46,7 @@ class MonitorConfig:
     missed_run_grace_minutes: float = 30
     http_port: int = 0
     http_host: str = "127.0.0.1"
+    heartbeat_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,18 @@ class ProjectSelection:
     name: str
     workflows: tuple[str, ...] = ()
     monitor_all: bool = True
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A recurring maintenance window (spec section 10): muted like a silence while it lasts."""
+
+    name: str
+    cron: str
+    duration_minutes: float
+    timezone: str = "UTC"
+    projects: tuple[str, ...] = ("*",)
+    recover: bool = True
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,7 @@ class Config:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     projects: tuple[ProjectSelection, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
     state_dir: str = "logs"
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     notification: NotificationConfig = field(default_factory=NotificationConfig)
@@ -259,6 +273,7 @@ SECRET_KEYS = frozenset(
         "notification.slack.webhook_url",
         "notification.feishu.webhook_url",
         "notification.feishu.secret",
+        "monitor.heartbeat_url",
     }
 )
 # Webhook URLs whose path is the credential (Feishu and Slack hooks), or may be (any URL a user gives).
@@ -267,11 +282,12 @@ PATH_SECRET_URL_KEYS = frozenset(
         "notification.webhook.url",
         "notification.slack.webhook_url",
         "notification.feishu.webhook_url",
+        "monitor.heartbeat_url",
     }
 )
 
 # Keys whose value is a list of mappings, each with its own parser (not DS_<SECTION>__<KEY> leaves).
-_STRUCTURED_KEYS = frozenset({"projects", "notification.routes", "notification.instances"})
+_STRUCTURED_KEYS = frozenset({"projects", "maintenance", "notification.routes", "notification.instances"})
 # Channel sections that may also be written as a list of named entries.
 CHANNEL_SECTIONS = ("dingtalk", "wework", "email", "webhook", "slack", "feishu", "alertmanager")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -323,6 +339,8 @@ class LoadedConfig:
         projects = self.config.projects
         shown = ", ".join(_describe_project(p) for p in projects) if projects else "(all visible projects)"
         rows.append(("projects", shown, self.sources.get("projects", "default")))
+        windows = "; ".join(_describe_window(w) for w in self.config.maintenance) or "(none)"
+        rows.append(("maintenance", windows, self.sources.get("maintenance", "default")))
         return rows
 
 
@@ -359,12 +377,16 @@ def load_config(
     projects = _parse_projects(raw.get("projects"), path)
     if raw.get("projects"):
         sources["projects"] = "file"
+    maintenance = _parse_maintenance(raw.get("maintenance"), path)
+    if maintenance:
+        sources["maintenance"] = "file"
 
     config = _build(Config, values, prefix="")
     notification = raw.get("notification") if isinstance(raw.get("notification"), dict) else {}
     config = replace(
         config,
         projects=projects,
+        maintenance=maintenance,
         notification=replace(
             config.notification,
             routes=_parse_routes(notification.get("routes"), path),
@@ -431,6 +453,14 @@ def _describe_project(project: ProjectSelection) -> str:
     if project.monitor_all:
         return f"{project.name} (all workflows)"
     return f"{project.name} ({', '.join(project.workflows)})"
+
+
+def _describe_window(window: MaintenanceWindow) -> str:
+    recover = "" if window.recover else ", no recovery"
+    return (
+        f"{window.name}: {window.cron} in {window.timezone} for {window.duration_minutes:g} min, "
+        f"projects {', '.join(window.projects)}{recover}"
+    )
 
 
 def _read_yaml(path: str, explicit: bool) -> tuple[dict, bool]:
@@ -680,6 +710,56 @@ def _parse_instances(notification: dict, path: str) -> tuple[ChannelInstance, ..
     return tuple(instances)
 
 
+_WINDOW_KEYS = ("name", "cron", "duration_minutes", "timezone", "projects", "recover")
+
+
+def _parse_maintenance(raw: object, path: str) -> tuple[MaintenanceWindow, ...]:
+    """The ``maintenance:`` list; each window's cron and zone are checked now, not at its first use."""
+    from ds_monitor import cron
+
+    if raw is None or raw == []:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: maintenance must be a list of windows, got {_type_name(raw)}")
+    windows = []
+    for index, body in enumerate(raw):
+        where = f"{path}: maintenance[{index}]"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a mapping with name, cron, duration_minutes")
+        unknown = set(body) - set(_WINDOW_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]}")
+        for key in ("name", "cron", "duration_minutes"):
+            if body.get(key) in (None, ""):
+                raise ConfigError(f"{where}.{key} is required")
+        name = str(body["name"])
+        where = f"{path}: maintenance[{name}]"
+        if name in {w.name for w in windows}:
+            raise ConfigError(f"{where}: the name is used twice")
+        duration = body["duration_minutes"]
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
+            raise ConfigError(f"{where}.duration_minutes: must be a number greater than 0, got {duration!r}")
+        zone = str(body.get("timezone", "UTC"))
+        if not _is_zone(zone):
+            raise ConfigError(f"{where}.timezone: must be an IANA zone such as Asia/Shanghai, got {zone!r}")
+        try:
+            cron.parse(str(body["cron"]))
+        except ConfigError as err:
+            raise ConfigError(f"{where}.cron: {err}") from None
+        projects = body.get("projects", ["*"])
+        if isinstance(projects, str):
+            projects = [projects]
+        if not isinstance(projects, list) or not projects or not all(isinstance(p, str) and p for p in projects):
+            raise ConfigError(f"{where}.projects must be a list of project name globs")
+        recover = body.get("recover", True)
+        if not isinstance(recover, bool):
+            raise ConfigError(f"{where}.recover: expected true/false, got {recover!r}")
+        windows.append(
+            MaintenanceWindow(name, str(body["cron"]), float(duration), zone, tuple(projects), recover)
+        )
+    return tuple(windows)
+
+
 def _build(cls: type, values: dict[str, object], prefix: str):
     kwargs = {}
     hints = typing.get_type_hints(cls)
@@ -724,6 +804,10 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "monitor.missed_run_grace_minutes": (lambda v: v >= 0, "0 or more"),
     "monitor.http_port": (lambda v: 0 <= v <= 65535, "a port from 0 (off) to 65535"),
     "monitor.http_host": (lambda v: bool(v), "a host address such as 127.0.0.1"),
+    "monitor.heartbeat_url": (
+        lambda v: not v or (urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc)),
+        "empty or an http(s) URL such as https://hc-ping.com/<uuid>",
+    ),
     "retry.max_recovery_attempts": (lambda v: v >= 0, "0 or more"),
     "retry.recovery_interval": (lambda v: v >= 0, "0 or more (seconds)"),
     "state_dir": (lambda v: bool(v), "a directory path"),

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from ds_monitor import silences
+from ds_monitor import maintenance, silences
 from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, ProjectSelection
 from ds_monitor.ds.models import (
@@ -261,6 +261,7 @@ class Monitor:
         telemetry=None,
         dry_run: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
+        heartbeat=None,
     ):
         self.config = config
         self.client = client
@@ -270,6 +271,8 @@ class Monitor:
         self.telemetry = telemetry
         self.dry_run = dry_run
         self.monotonic = monotonic
+        # A dry run is not the monitor doing its job: it must not tell the dead-man's switch it is.
+        self.heartbeat = None if dry_run else heartbeat
         self.tracker = ScheduleTracker(TrackerSettings.from_config(config.monitor))
         retry = config.retry
         self.recovery = RecoveryHandler(
@@ -327,6 +330,8 @@ class Monitor:
             events.append(Event(kind=health_event, detail=detail))
         events = self._mute(events, now, report)
         self._notify(events, now, report)
+        if self.heartbeat is not None and report.ok:
+            self.heartbeat.beat()
         report.api = self._api_figures(report)
         for warning in self.store.warnings:
             report.warnings.append(warning)
@@ -575,6 +580,8 @@ class Monitor:
         """Release the DS connection pool and the worker threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
+        if self.heartbeat is not None:
+            self.heartbeat.close()
 
     def _project_health(
         self, estate: Estate, unreadable: dict[int, tuple[Project, str]], report: SweepReport
@@ -731,7 +738,8 @@ class Monitor:
 
     def _withhold_silenced(self, candidates_by_project, names, def_by_code, now, report: SweepReport) -> None:
         """Drop the recovery candidates an active ``--no-recover`` silence covers (report: ``silenced``)."""
-        active = [s for s in silences.load(self.store.load(SILENCES)) if s.no_recover and s.active(now)]
+        state = silences.merge(self.store.load(SILENCES), maintenance.active_silences(self.config.maintenance, now))
+        active = [s for s in silences.load(state) if s.no_recover and s.active(now)]
         if not active:
             return
         for project_code, candidates in candidates_by_project.items():
@@ -758,14 +766,15 @@ class Monitor:
         """Hide what active silences cover and release the incidents of silences that ended.
 
         Read every sweep, so a silence added by ``silence add`` beside a running daemon counts from
-        the next sweep on. Fail-loud: if the silences cannot be read, every event goes out.
+        the next sweep on; an active maintenance window is written in as one more silence.
+        Fail-loud: if the silences cannot be read, every event goes out.
         """
         try:
             with self.store.locked():
                 state = self.store.load(SILENCES)
                 muting = silences.apply(
                     events,
-                    state,
+                    silences.merge(state, maintenance.active_silences(self.config.maintenance, now)),
                     now,
                     workflow_names=self._workflow_names,
                     instance_states=self._seen_states,
@@ -857,6 +866,13 @@ def build_monitor(
         senders = [FencedSender(sender, coordinator.fence) for sender in senders]
         store = ZooKeeperStore(coordinator, writable=not dry_run)
     notifier = NotificationManager(config.notification, senders=senders)
+    heartbeat = None
+    if config.monitor.heartbeat_url:
+        from ds_monitor.heartbeat import Heartbeat
+
+        heartbeat = Heartbeat(
+            config.monitor.heartbeat_url, on_result=telemetry.heartbeat if telemetry is not None else None
+        )
     monitor = Monitor(
         config,
         client,
@@ -865,6 +881,7 @@ def build_monitor(
         api_metrics=api_metrics,
         telemetry=telemetry,
         dry_run=dry_run,
+        heartbeat=heartbeat,
     )
     if coordinator is not None:
         monitor.role = coordinator.role

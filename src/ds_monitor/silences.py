@@ -171,6 +171,17 @@ def dump(silences: list[Silence]) -> dict:
     return {"version": STATE_VERSION, "silences": [s.to_dict() for s in silences]}
 
 
+def merge(state: dict, scheduled: list[Silence]) -> dict:
+    """The document with the ``scheduled`` silences (maintenance occurrences) added once each, by id.
+
+    An occurrence already written (even one an operator expired early) is left as it is.
+    """
+    silences = load(state)
+    known = {s.id for s in silences}
+    added = [s for s in scheduled if s.id not in known]
+    return dump(silences + added) if added else state
+
+
 def prune(silences: list[Silence], now: datetime) -> list[Silence]:
     """Drop silences that ended more than :data:`RETENTION` ago (released ones only: nothing is lost)."""
     return [s for s in silences if not (s.end <= now - RETENTION and s.released_at is not None)]

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ds_monitor.backends import command_store, location, uses_zookeeper
 from ds_monitor.config import Config
+from ds_monitor.maintenance import overview
 from ds_monitor.notify import rate_limit_status
 from ds_monitor.recovery import recovery_status
 from ds_monitor.schedule import schedule_status
@@ -45,6 +46,7 @@ def _status(config: Config, now: datetime, store, coordination: dict) -> dict:
         "rate_limit": rate_limit_status(files.get(RATE_LIMIT, {}), now, config.notification.rate_limit),
         "schedule": schedule_status(files.get(SCHEDULE, {}), now),
         "silences": [describe(s, now) for s in listing(files.get(SILENCES, {}), now)],
+        "maintenance": overview(config.maintenance, now),
         "warnings": list(store.warnings),
     }
 
@@ -69,6 +71,7 @@ def render_status(status: dict) -> str:
         render_table("rate limit", status["rate_limit"]),
         render_table("schedule", status["schedule"]),
         render_table("silences", status["silences"]),
+        render_table("maintenance windows", status["maintenance"]),
     ]
     coordination = status["coordination"]
     if coordination["backend"] != "none":

@@ -77,6 +77,9 @@ class MonitorMetrics:
         self._project_read_errors = counter(
             "ds_monitor_project_read_errors", "Sweeps in which a project's listings could not be read, by project.",
             ("project",))
+        self._heartbeats = counter(
+            "ds_monitor_heartbeats", "Heartbeat pings by result (ok, failed, skipped while one was in flight).",
+            ("result",))
         self._state_file_errors = counter(
             "ds_monitor_state_file_errors", "State files found corrupt or unreadable, by file.", ("file",))
         # 1 on the replica that acts (the leader, or the single process without coordination).
@@ -125,6 +128,10 @@ class MonitorMetrics:
     def notification(self, channel: str, result: str) -> None:
         """Count one notification row of a sweep report (sent, suppressed, failed)."""
         self._notifications.labels(channel=channel, result=result).inc()
+
+    def heartbeat(self, result: str) -> None:
+        """Count one heartbeat ping (ok, failed, skipped)."""
+        self._heartbeats.labels(result=result).inc()
 
     def state_file_error(self, file: str) -> None:
         """Count one state file that had to be quarantined or could not be read (``file`` = its name)."""
