@@ -278,6 +278,59 @@ def status_command(as_json: bool) -> None:
         click.echo(render_status(status))
 
 
+# Most DS reads `explain` makes for failed tasks: it looks at the newest failure of each workflow only.
+EXPLAIN_TASK_READS = 3
+
+
+@cli.command("explain")
+@click.argument("target", metavar="PROJECT[/WORKFLOW]")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@common_options
+def explain_command(target: str, as_json: bool) -> None:
+    """Why the monitor did what it did for one workflow (or each workflow of a project).
+
+    Reads the state files and makes a handful of DS calls (projects, definitions, schedules,
+    instances of the window, and the tasks of up to three failed instances).
+
+    Example: python main.py explain data-platform/daily_etl_job
+    """
+    from datetime import timedelta
+
+    from ds_monitor import explain
+    from ds_monitor.ds.client import DSClient
+    from ds_monitor.monitor import select_definitions, select_projects
+    from ds_monitor.state import StateStore
+
+    loaded = load(need_token=True, log_file=False, stream=sys.stderr)
+    cfg = loaded.config
+    now = _now()
+    with DSClient(cfg.dolphinscheduler) as client:
+        projects = client.list_projects()
+        project, workflow = explain.resolve(target, projects)
+        definitions = client.list_definitions(project.code)
+        chosen = explain.pick_definitions(project, definitions, workflow)
+        schedules = client.list_schedules(project.code)
+        span = timedelta(hours=max(cfg.monitor.time_window_hours, cfg.monitor.execution_window_hours))
+        instances = client.list_instances(project.code, start_from=now - span, start_to=now)
+        tasks = {
+            instance_id: client.list_task_instances(project.code, instance_id)
+            for instance_id in explain.newest_failures(chosen, instances)[:EXPLAIN_TASK_READS]
+        }
+    selected = dict(select_projects(projects, cfg.projects)[0])
+    monitored = frozenset(
+        d.code for d in (select_definitions(project, definitions, selected[project])[0] if project in selected else [])
+    )
+    facts = explain.ProjectFacts(project, definitions, schedules, instances, tasks, monitored)
+    store = StateStore(cfg.state_dir)
+    explanations = explain.explain(facts, chosen, store.snapshot(), cfg, now)
+    if as_json:
+        click.echo(json.dumps(explanations, ensure_ascii=False))
+    else:
+        click.echo(explain.render(explanations))
+    for warning in store.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @cli.group("silence")
 def silence_group() -> None:
     """Mute notifications (and optionally recoveries) for a while; a running daemon sees changes at its next sweep."""
