@@ -278,10 +278,6 @@ def status_command(as_json: bool) -> None:
         click.echo(render_status(status))
 
 
-# Most DS reads `explain` makes for failed tasks: it looks at the newest failure of each workflow only.
-EXPLAIN_TASK_READS = 3
-
-
 @cli.command("explain")
 @click.argument("target", metavar="PROJECT[/WORKFLOW]")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -294,35 +290,14 @@ def explain_command(target: str, as_json: bool) -> None:
 
     Example: python main.py explain data-platform/daily_etl_job
     """
-    from datetime import timedelta
-
     from ds_monitor import explain
     from ds_monitor.ds.client import DSClient
-    from ds_monitor.monitor import select_definitions, select_projects
     from ds_monitor.state import StateStore
 
     loaded = load(need_token=True, log_file=False, stream=sys.stderr)
-    cfg = loaded.config
-    now = _now()
-    with DSClient(cfg.dolphinscheduler) as client:
-        projects = client.list_projects()
-        project, workflow = explain.resolve(target, projects)
-        definitions = client.list_definitions(project.code)
-        chosen = explain.pick_definitions(project, definitions, workflow)
-        schedules = client.list_schedules(project.code)
-        span = timedelta(hours=max(cfg.monitor.time_window_hours, cfg.monitor.execution_window_hours))
-        instances = client.list_instances(project.code, start_from=now - span, start_to=now)
-        tasks = {
-            instance_id: client.list_task_instances(project.code, instance_id)
-            for instance_id in explain.newest_failures(chosen, instances)[:EXPLAIN_TASK_READS]
-        }
-    selected = dict(select_projects(projects, cfg.projects)[0])
-    monitored = frozenset(
-        d.code for d in (select_definitions(project, definitions, selected[project])[0] if project in selected else [])
-    )
-    facts = explain.ProjectFacts(project, definitions, schedules, instances, tasks, monitored)
-    store = StateStore(cfg.state_dir)
-    explanations = explain.explain(facts, chosen, store.snapshot(), cfg, now)
+    store = StateStore(loaded.config.state_dir)
+    with DSClient(loaded.config.dolphinscheduler) as client:
+        explanations = explain.explain_target(client, loaded.config, store.snapshot(), target, _now())
     if as_json:
         click.echo(json.dumps(explanations, ensure_ascii=False))
     else:

@@ -1,8 +1,9 @@
 """``explain PROJECT[/WORKFLOW]``: why the monitor did what it did for one workflow, in plain sentences.
 
-A pure module: it takes what the CLI fetched from DS (the project's definitions, schedules, the
-instances of the window and the failed tasks of the newest failure) and the state files, and
-returns one JSON-ready dict per workflow with a ``sentences`` list for people. It re-uses the
+:func:`explain_target` makes the few DS reads (projects, the project's definitions and schedules, the
+instances of the window, the tasks of up to :data:`TASK_READS` failed instances); everything else
+is pure: :func:`explain` takes those facts and the state files and returns one JSON-ready dict per
+workflow with a ``sentences`` list for people. It re-uses the
 sweep's own decisions (the schedule tracker's plan, the triage rules, the journal, the silences), so
 an explanation can never disagree with what a sweep does.
 
@@ -36,6 +37,8 @@ from ds_monitor.timestamps import parse_stamp
 
 # Instances shown per workflow, newest first.
 LAST_INSTANCES = 5
+# Most task lists read: the newest failure of each explained workflow, newest first, up to this many.
+TASK_READS = 3
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,27 @@ class ProjectFacts:
     # instance id -> its tasks, for the newest failed instance of each explained workflow
     tasks: dict[int, list[TaskInstance]]
     monitored: frozenset[int]  # definition codes the configuration selects
+
+
+def explain_target(client, config: Config, files: dict[str, dict], target: str, now: datetime) -> list[dict]:
+    """Read what ``target`` (``PROJECT[/WORKFLOW]``) needs from DS and explain it; see the module doc."""
+    from ds_monitor.monitor import select_definitions, select_projects
+
+    projects = client.list_projects()
+    project, workflow = resolve(target, projects)
+    definitions = client.list_definitions(project.code)
+    chosen = pick_definitions(project, definitions, workflow)
+    schedules = client.list_schedules(project.code)
+    span = timedelta(hours=max(config.monitor.time_window_hours, config.monitor.execution_window_hours))
+    instances = client.list_instances(project.code, start_from=now - span, start_to=now)
+    tasks = {
+        instance_id: client.list_task_instances(project.code, instance_id)
+        for instance_id in newest_failures(chosen, instances)[:TASK_READS]
+    }
+    selected = dict(select_projects(projects, config.projects)[0])
+    monitored = select_definitions(project, definitions, selected[project])[0] if project in selected else []
+    facts = ProjectFacts(project, definitions, schedules, instances, tasks, frozenset(d.code for d in monitored))
+    return explain(facts, chosen, files, config, now)
 
 
 def resolve(target: str, projects: list[Project]) -> tuple[Project, str | None]:

@@ -44,6 +44,11 @@ def test_demo_detects_recovers_guards_and_notifies():
     ):
         assert expected in text, expected
     assert "demo-token" not in text
+    # The silence hides the systemic weekly_report for two sweeps; at its end the still-open incident goes out.
+    assert {row["event"] for row in first.silenced} == {"failure_detected", "threshold_exceeded"}
+    assert "held by silence demo0001" in text
+    assert "$ python main.py explain data-platform/daily_etl_job" in text
+    assert "Recovery of instance #" in text
 
 
 def test_demo_command_runs_from_the_cli():
