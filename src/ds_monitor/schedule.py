@@ -44,9 +44,11 @@ projects left out, and ``calls_saved`` counts the projects left out.
 
 **Missed run** (``observe``): a fire F of an online schedule that has not ended, with
 F <= now - ``missed_run_grace``, no instance of the definition whose ``schedule_time`` is F, and F
-strictly after both the start of the instance window the caller queried and the moment the tracker
-first saw this schedule (crontab, zone, start, end) online. Each fire is judged once; a miss is
-reported once.
+strictly after both the start of the instance window the caller queried and the moment the schedule
+came into force: DS's ``updateTime`` of the schedule (so fires from before the monitor's first start
+or a state loss count), or the moment the tracker first saw it online when it saw the definition
+without an online schedule after that edit (a mere switch online leaves ``updateTime`` alone) or
+when DS gives no edit time. Each fire is judged once; a miss is reported once.
 
 **Stuck run** (``observe``): an instance in ``ACTIVE_STATES`` of a definition whose online schedule
 has not ended, that is still active ``execution_window`` after its start, or at or after the first
@@ -61,6 +63,7 @@ neither: both notions are defined by the schedule.
         "project_code": 1, "name": "etl_daily",
         "last_checked": "<UTC ISO>",               # the last query of its project
         "schedule_key": "...", "schedule_since": "<UTC ISO>",   # the online schedule and when first seen
+        "offline_seen_at": "<UTC ISO>",            # last seen without an online schedule: see _in_force_since
         "successes": {"<fire, UTC ISO>": "<success end, UTC ISO>"},
         "ended": {"<fire, UTC ISO>": "<end of a run that did not succeed, UTC ISO>"},
         "active": {"<instance id>": {"state": "RUNNING_EXECUTION", "start_time": "<UTC ISO>"}},
@@ -351,10 +354,10 @@ class ScheduleTracker:
         expression = self._expression(schedule)
         if isinstance(expression, ConfigError):
             return []
-        # Never judge a fire twice, never one from before the tracker knew this schedule, never one
-        # whose instance could have started before the queried window (it would not be listed).
+        # Never judge a fire twice, never one from before the schedule was in force, never one whose
+        # instance could have started before the queried window (it would not be listed).
         lower = max(window_start,
-                    parse_past(entry.get("schedule_since"), now) or now,
+                    _in_force_since(schedule, entry, now),
                     parse_past(entry.get("missed_scanned_until"), now) or window_start)
         lower = _fire_lower_bound(schedule, lower)
         upper = _utc(now) - self.settings.missed_run_grace
@@ -528,9 +531,30 @@ def _next_fire_within(expression: cron.CronExpression, schedule: Schedule, after
     return fire
 
 
+def _in_force_since(schedule: Schedule, entry: dict, now: datetime) -> datetime:
+    """Since when ``schedule`` has been able to fire: fires before that cannot have been missed.
+
+    DS's own ``updateTime`` (``createTime`` if absent) says when the schedule was last created or
+    edited, so fires from before the monitor's first start (or a state loss) are judged too. DS does
+    not touch ``updateTime`` when a schedule is merely switched online: if the tracker saw the
+    definition without an online schedule after that edit, the schedule was switched on since, and
+    the moment the tracker first saw it online counts instead. Without an edit time, the tracker's
+    first sight is the only safe bound.
+    """
+    since = parse_past(entry.get("schedule_since"), now) or now
+    edited = schedule.update_time or schedule.create_time
+    if edited is None:
+        return since
+    offline = parse_past(entry.get("offline_seen_at"), now)
+    if offline is not None and _utc(edited) <= offline:
+        return since
+    return _utc(edited)
+
+
 def _record_schedule(entry: dict, schedules: list[Schedule], now: datetime) -> None:
     """Remember which online schedule is in force and since when the tracker has known it."""
     if not schedules:
+        entry["offline_seen_at"] = _iso(now)
         entry.pop("schedule_key", None)
         entry.pop("schedule_since", None)
         entry.pop("missed_scanned_until", None)

@@ -244,6 +244,9 @@ def parse_schedule(raw: Any, dialect: Dialect, *, fallback_zone: tzinfo, where: 
         start_time=rec.moment("startTime", zone or fallback_zone),
         end_time=rec.moment("endTime", zone or fallback_zone),
         tz=zone,
+        # Jackson-formatted: the zone DS speaks for this token, not the schedule's own (ds-api.md 7.3).
+        create_time=rec.moment("createTime", fallback_zone),
+        update_time=rec.moment("updateTime", fallback_zone),
     )
 
 

@@ -85,6 +85,10 @@ class Schedule:
     start_time: datetime | None = None
     end_time: datetime | None = None
     tz: tzinfo | None = None
+    # When the schedule was created and last edited (DS does not touch updateTime when a schedule is
+    # only switched online or offline); None when DS did not say.
+    create_time: datetime | None = None
+    update_time: datetime | None = None
 
     @property
     def online(self) -> bool:

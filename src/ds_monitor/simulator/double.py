@@ -140,10 +140,13 @@ class DSSimulator:
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         release_state: str = ONLINE,
+        create_time: datetime | None = None,
+        update_time: datetime | None = None,
     ) -> int:
         """The (single) schedule of a definition; Quartz ``crontab``. Returns the schedule id.
 
-        ``start_time``/``end_time`` default to 2024-01-01 and 2124-01-01 in ``timezone_id``.
+        ``start_time``/``end_time`` default to 2024-01-01 and 2124-01-01 in ``timezone_id``;
+        ``create_time`` to the simulator's now, ``update_time`` to ``create_time``.
         """
         return self.store.add_schedule(
             definition_code,
@@ -152,6 +155,8 @@ class DSSimulator:
             start_time=start_time,
             end_time=end_time,
             release_state=release_state,
+            create_time=create_time,
+            update_time=update_time,
         )
 
     def add_instance(

@@ -226,7 +226,7 @@ class Renderer:
             "failureStrategy": "END",
             "warningType": "NONE",
             "createTime": self.date(s.create_time),
-            "updateTime": self.date(s.create_time),
+            "updateTime": self.date(s.update_time),
             "userId": USER_ID,
             "userName": USER_NAME,
             "releaseState": s.release_state,

@@ -84,6 +84,7 @@ class ScheduleRecord:
     end_time: datetime
     release_state: str
     create_time: datetime
+    update_time: datetime
 
 
 @dataclass
@@ -261,9 +262,13 @@ class Store:
         start_time: datetime | None,
         end_time: datetime | None,
         release_state: str,
+        create_time: datetime | None = None,
+        update_time: datetime | None = None,
     ) -> int:
         _require_aware("start_time", start_time)
         _require_aware("end_time", end_time)
+        _require_aware("create_time", create_time)
+        _require_aware("update_time", update_time)
         if len(crontab.split()) not in (6, 7):
             raise ValueError(f"crontab {crontab!r} is not a Quartz expression (6 or 7 fields)")
         zone = ZoneInfo(timezone_id)
@@ -280,7 +285,8 @@ class Store:
                 start_time=start_time or datetime(2024, 1, 1, tzinfo=zone),
                 end_time=end_time or datetime(2124, 1, 1, tzinfo=zone),
                 release_state=release_state,
-                create_time=self.clock(),
+                create_time=create_time or self.clock(),
+                update_time=update_time or create_time or self.clock(),
             )
             self.schedules[schedule.id] = schedule
             self._schedule_by_definition[definition_code] = schedule.id
