@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ds_monitor import maintenance, silences
 from ds_monitor.clock import utc_now
@@ -291,9 +291,12 @@ class Monitor:
         self._announced_connection = False
         # Instance states and workflow names seen by the last sweep, for the silences' bookkeeping.
         self._seen_states: dict[int, str] = {}
+        self._seen_fires: frozenset[tuple[int, datetime]] = frozenset()
         self._workflow_names: dict[int, str] = {}
         # This replica's role for the report; the runner updates it as leadership comes and goes.
         self.role = "single"
+        # The first failed sweep of the current streak: the start of an outage, for the inhibition.
+        self._failing_since: datetime | None = None
 
     # -- the sweep ---------------------------------------------------------------------------------
 
@@ -321,6 +324,7 @@ class Monitor:
             report.error_reason = INTERNAL_ERROR
             log.exception("sweep failed with an internal error; the loop goes on at the next interval")
         health_event = self.health.record(report.ok, at_once=blind)
+        held = self._inhibition(report.ok, health_event, now)
         if health_event:
             report.events.append(health_event)
             detail = report.error or "sweeps succeed again"
@@ -328,7 +332,7 @@ class Monitor:
             if health_event == "monitor_unhealthy" and not blind:
                 detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
             events.append(Event(kind=health_event, detail=detail))
-        events = self._mute(events, now, report)
+        events = self._mute(events, now, report, held)
         self._notify(events, now, report)
         if self.heartbeat is not None and report.ok:
             self.heartbeat.beat()
@@ -499,6 +503,9 @@ class Monitor:
         )
         listed = {i.id: i for instances in instances_by_project.values() for i in instances}
         self._seen_states = {i.id: i.state for i in listed.values()}
+        self._seen_fires = frozenset(
+            (i.definition_code, i.schedule_time.astimezone(timezone.utc)) for i in listed.values() if i.schedule_time
+        )
         self._workflow_names = {code: d.name for code, d in def_by_code.items()}
         self._follow_up(recovery_state, now, names, def_by_code, events, listed)
         return events
@@ -762,7 +769,22 @@ class Monitor:
                 )
             candidates_by_project[project_code] = kept
 
-    def _mute(self, events: list[Event], now: datetime, report: SweepReport) -> list[Event]:
+    def _inhibition(self, ok: bool, health_event: str | None, now: datetime) -> list[silences.Silence]:
+        """When DS is back after ``monitor_unhealthy``, the silence that holds what the outage may explain."""
+        if not ok:
+            if self._failing_since is None:
+                self._failing_since = now
+            return []
+        start, self._failing_since = self._failing_since, None
+        if health_event != "monitor_recovered" or start is None:
+            return []
+        cfg = self.config.monitor
+        hold = max(timedelta(minutes=cfg.missed_run_grace_minutes), timedelta(seconds=2 * cfg.check_interval))
+        return [silences.inhibition(start, now, hold)]
+
+    def _mute(
+        self, events: list[Event], now: datetime, report: SweepReport, held: list[silences.Silence] = ()
+    ) -> list[Event]:
         """Hide what active silences cover and release the incidents of silences that ended.
 
         Read every sweep, so a silence added by ``silence add`` beside a running daemon counts from
@@ -774,10 +796,11 @@ class Monitor:
                 state = self.store.load(SILENCES)
                 muting = silences.apply(
                     events,
-                    silences.merge(state, maintenance.active_silences(self.config.maintenance, now)),
+                    silences.merge(state, maintenance.active_silences(self.config.maintenance, now) + list(held)),
                     now,
                     workflow_names=self._workflow_names,
                     instance_states=self._seen_states,
+                    seen_fires=self._seen_fires,
                 )
                 if muting.state.get("silences") != state.get("silences", []):
                     self.store.save(SILENCES, muting.state)

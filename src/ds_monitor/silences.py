@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 
 from ds_monitor.ds.models import ACTIVE_STATES, REPORTED_FAILURE_STATES
@@ -301,11 +301,14 @@ def apply(
     *,
     workflow_names: dict[int, str] | None = None,
     instance_states: dict[int, str] | None = None,
+    seen_fires: frozenset[tuple[int, datetime]] = frozenset(),
 ) -> Muting:
     """Hide matching events, update hidden incidents, release silences that ended; see the module doc.
 
     ``workflow_names`` (definition code -> name) fills in an event that carries only a code;
-    ``instance_states`` (instance id -> state seen this sweep) closes incidents whose run is over.
+    ``instance_states`` (instance id -> state seen this sweep) closes incidents whose run is over;
+    ``seen_fires`` ((definition code, UTC fire time) of the runs seen this sweep) closes missed runs
+    whose run turned up late.
     """
     names = workflow_names or {}
     seen_states = instance_states or {}
@@ -334,7 +337,7 @@ def apply(
         if silence.released_at is not None or silence.active(now) or silence.starts_at > now:
             continue
         for key, entry in silence.hidden.items():
-            if not _still_open(entry, seen_states):
+            if not _still_open(entry, seen_states, seen_fires):
                 continue
             try:
                 hidden = Event.from_dict(entry["event"])
@@ -352,6 +355,33 @@ def apply(
     return Muting(send=announced + send, silenced=silenced, released=released, state=dump(prune(silences, now)))
 
 
+# What an outage of DS (or of the monitor's view of it) can explain: no run where one was due, or a run
+# that seems to hang because its end was never seen.
+OUTAGE_KINDS = ("missed_run", "stuck_running")
+INHIBITION_PREFIX = "inhibit:"
+
+
+def inhibition(outage_start: datetime, back_at: datetime, hold: timedelta) -> Silence:
+    """Hold the missed and stuck runs found when DS is back after ``monitor_unhealthy`` (spec section 10).
+
+    The first sweeps after an outage see every fire of the outage without a run and every run whose
+    end they did not see; DS may still start the late runs, or the runs may long have ended. So these
+    events are held for ``hold`` and then judged again, like the incidents of a silence that ends:
+    announced once if the run is still missing or still active, dropped if it turned up or ended.
+    """
+    return Silence(
+        id=f"{INHIBITION_PREFIX}{back_at.isoformat(timespec='seconds')}",
+        reason=(
+            f"monitor_unhealthy from {outage_start.isoformat(timespec='seconds')} to "
+            f"{back_at.isoformat(timespec='seconds')}: missed and stuck runs judged again"
+        ),
+        starts_at=outage_start,
+        ends_at=back_at + hold,
+        created_at=back_at,
+        events=OUTAGE_KINDS,
+    )
+
+
 def withholding(
     silences: list[Silence], project: str, workflow: str, now: datetime
 ) -> Silence | None:
@@ -367,8 +397,11 @@ def _muted_by(silences: list[Silence], event: Event, names: dict[int, str], now:
     return next((s for s in silences if s.active(now) and s.covers(event.project_name, workflow, event.kind)), None)
 
 
-def _still_open(entry: dict, seen_states: dict[int, str]) -> bool:
+def _still_open(entry: dict, seen_states: dict[int, str], seen_fires: frozenset[tuple[int, datetime]]) -> bool:
     if not isinstance(entry, dict) or entry.get("closed"):
+        return False
+    fire = parse_stamp((entry.get("event") or {}).get("fire_time"))
+    if fire is not None and (entry["event"].get("definition_code"), fire.astimezone(timezone.utc)) in seen_fires:
         return False
     instance_id = (entry.get("event") or {}).get("instance_id")
     state = seen_states.get(instance_id) if instance_id is not None else None
