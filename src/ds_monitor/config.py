@@ -179,6 +179,13 @@ class ChannelInstance:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    enabled: bool = False
+    at: str = "09:00"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class NotificationConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
@@ -188,6 +195,7 @@ class NotificationConfig:
     slack: SlackConfig = field(default_factory=SlackConfig)
     feishu: FeishuConfig = field(default_factory=FeishuConfig)
     alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
     # Parsed from lists, not key/value leaves (no environment names): see _parse_routes, _parse_instances.
     routes: tuple[Route, ...] = ()
     instances: tuple[ChannelInstance, ...] = ()
@@ -818,12 +826,24 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "notification.rate_limit.window_hours": (lambda v: v > 0, "greater than 0"),
     "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
     "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "notification.digest.at": (lambda v: _is_clock_time(v), "a local time HH:MM such as 09:00"),
+    "notification.digest.timezone": (lambda v: _is_zone(v), "an IANA zone such as Asia/Shanghai"),
     "notification.webhook.timeout_seconds": (lambda v: v > 0, "greater than 0"),
     "notification.alertmanager.resend_minutes": (lambda v: v > 0, "greater than 0 (minutes)"),
     "coordination.backend": (lambda v: v in COORDINATION_BACKENDS, "one of " + ", ".join(COORDINATION_BACKENDS)),
     # ZooKeeper negotiates the session within 2..20 ticks of its server; below 1 s no server agrees.
     "coordination.zookeeper.session_timeout_seconds": (lambda v: 1 <= v <= 600, "from 1 to 600 (seconds)"),
 }
+
+
+def _is_clock_time(text: str) -> bool:
+    from ds_monitor.digest import parse_at
+
+    try:
+        parse_at(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_zone(name: str) -> bool:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ds_monitor import maintenance, silences
+from ds_monitor import digest, maintenance, silences
 from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, ProjectSelection
 from ds_monitor.ds.models import (
@@ -42,7 +42,7 @@ from ds_monitor.recovery import (
     last_call_in_project,
 )
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, ReadOnlyStore, StateStore
+from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, ReadOnlyStore, StateStore
 from ds_monitor.triage import triage
 
 log = logging.getLogger("ds_monitor.monitor")
@@ -332,8 +332,10 @@ class Monitor:
             if health_event == "monitor_unhealthy" and not blind:
                 detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
             events.append(Event(kind=health_event, detail=detail))
+        decided = list(events)
         events = self._mute(events, now, report, held)
         self._notify(events, now, report)
+        self._daily_digest(report, decided, now)
         if self.heartbeat is not None and report.ok:
             self.heartbeat.beat()
         report.api = self._api_figures(report)
@@ -768,6 +770,30 @@ class Monitor:
                     }
                 )
             candidates_by_project[project_code] = kept
+
+    def _daily_digest(self, report: SweepReport, decided: list[Event], now: datetime) -> None:
+        """Tally the sweep for the daily digest and, once a day at ``notification.digest.at``, send it.
+
+        The day is claimed in the state before the send, so a crash or a restart never sends two; the
+        digest goes as its own message, past the silences and the rate limit.
+        """
+        settings = self.config.notification.digest
+        if not settings.enabled or self.dry_run:
+            return
+        try:
+            with self.store.locked():
+                state = digest.record(self.store.load(DIGEST), report, decided, now)
+                day = digest.due(state, settings, now) if self.notifier.channels else None
+                if day is not None:
+                    state = digest.claim(state, day)
+                self.store.save(DIGEST, state)
+        except MonitorError as err:
+            report.warnings.append(f"daily digest not updated: {err}")
+            log.error("daily digest not updated: %s", err)
+            return
+        if day is not None:
+            log.info("sending the daily digest for %s", day)
+            self._notify([digest.build(state, day, now)], now, report)
 
     def _inhibition(self, ok: bool, health_event: str | None, now: datetime) -> list[silences.Silence]:
         """When DS is back after ``monitor_unhealthy``, the silence that holds what the outage may explain."""

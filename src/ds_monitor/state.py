@@ -1,9 +1,10 @@
-"""The monitor's memory: four JSON files in ``state_dir`` (spec section 5).
+"""The monitor's memory: five JSON files in ``state_dir`` (spec section 5).
 
 * ``recovery_state.json`` — the recovery journal (content owned by :mod:`ds_monitor.recovery`),
 * ``notification_rate_limit.json`` — announcements and rate windows (:mod:`ds_monitor.notify`),
 * ``schedule_state.json`` — what the schedule tracker has looked at (:mod:`ds_monitor.schedule`),
-* ``silences.json`` — the operators' silences and what they hid (:mod:`ds_monitor.silences`).
+* ``silences.json`` — the operators' silences and what they hid (:mod:`ds_monitor.silences`),
+* ``digest_state.json`` — hourly tallies for the daily digest and the day last sent (:mod:`ds_monitor.digest`).
 
 This module owns the file format, not the content: every file is a JSON object with a top-level
 ``"version"``; the content modules read and write plain dicts and do their own pruning.
@@ -49,7 +50,8 @@ RECOVERY = "recovery_state.json"
 RATE_LIMIT = "notification_rate_limit.json"
 SCHEDULE = "schedule_state.json"
 SILENCES = "silences.json"
-STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE, SILENCES)
+DIGEST = "digest_state.json"
+STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE, SILENCES, DIGEST)
 
 CURRENT_VERSION = 1
 LOCK_FILE = ".lock"

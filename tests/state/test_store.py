@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ds_monitor.errors import StateError
-from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, StateStore
+from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, StateStore
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 FIXED = datetime(2024, 6, 1, 2, 3, 4, tzinfo=timezone.utc)
@@ -271,6 +271,7 @@ def test_snapshot_reads_all_files_without_waiting_for_a_sweep(tmp_path):
         RATE_LIMIT: {"version": 1, "rate": {}},
         SCHEDULE: {},
         SILENCES: {},
+        DIGEST: {},
     }
     assert waited < writer.lock_timeout
 

@@ -48,6 +48,7 @@ KIND_LABELS = {
     "project_readable": "Project readable again",
     "monitor_unhealthy": "Monitor unhealthy",
     "monitor_recovered": "Monitor recovered",
+    "digest": "Daily digest",
 }
 # WeCom markdown font colours: warning = red-ish, info = green, comment = grey.
 _WECOM_COLOURS = {
@@ -306,6 +307,7 @@ def _item(event: Event) -> DigestItem:
         facts.append(("Failures in window", str(event.failures)))
     if event.detail:
         facts.append(("Detail", _value(event.detail)))
+    facts.extend((label, _value(value)) for label, value in event.facts)
     if event.definition_code is None:
         heading = KIND_LABELS[event.kind]
     else:

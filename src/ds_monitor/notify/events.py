@@ -23,8 +23,11 @@ EVENT_KINDS = (
     "project_readable",
     "monitor_unhealthy",
     "monitor_recovered",
+    "digest",
 )
-NEVER_SUPPRESSED = {"recovery_exhausted", "monitor_unhealthy", "monitor_recovered"}
+NEVER_SUPPRESSED = {"recovery_exhausted", "monitor_unhealthy", "monitor_recovered", "digest"}
+# The daily digest: one incident per day (its ``fire_time``), rate-limited by nothing.
+DIGEST_KIND = "digest"
 # Events about the monitor itself: rate-limited and keyed "per monitor", not per workflow definition.
 MONITOR_KINDS = frozenset({"monitor_unhealthy", "monitor_recovered"})
 MONITOR_KEY = "monitor"
@@ -56,6 +59,8 @@ class Event:
     ds_error: str = ""
     ui_url: str = ""
     detail: str = ""
+    # Extra (label, value) lines, for the digest's figures.
+    facts: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -77,6 +82,8 @@ class Event:
             return MONITOR_KEY
         if self.kind in PROJECT_KINDS:
             return f"project:{self.project_code}"
+        if self.kind == DIGEST_KIND:
+            return f"digest@{self.fire_time.isoformat() if self.fire_time else ''}"
         definition = str(self.definition_code)
         if self.instance_id is not None:
             return f"{definition}:{self.instance_id}"
@@ -89,6 +96,8 @@ class Event:
         """The product rate limit's bucket: one per workflow definition, one for the monitor itself."""
         if self.kind in MONITOR_KINDS or self.kind in PROJECT_KINDS:
             return MONITOR_KEY
+        if self.kind == DIGEST_KIND:
+            return DIGEST_KIND
         return f"def:{self.definition_code}"
 
     @property
@@ -113,4 +122,5 @@ class Event:
         for name in _DATETIME_FIELDS:
             if values.get(name) is not None:
                 values[name] = datetime.fromisoformat(values[name])
+        values["facts"] = tuple((str(label), str(value)) for label, value in values.get("facts") or ())
         return cls(**values)
