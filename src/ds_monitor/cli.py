@@ -291,18 +291,19 @@ def explain_command(target: str, as_json: bool) -> None:
     Example: python main.py explain data-platform/daily_etl_job
     """
     from ds_monitor import explain
+    from ds_monitor.backends import command_store
     from ds_monitor.ds.client import DSClient
-    from ds_monitor.state import StateStore
 
     loaded = load(need_token=True, log_file=False, stream=sys.stderr)
-    store = StateStore(loaded.config.state_dir)
+    with command_store(loaded.config) as store:
+        files, warnings = store.snapshot(), store.warnings
     with DSClient(loaded.config.dolphinscheduler) as client:
-        explanations = explain.explain_target(client, loaded.config, store.snapshot(), target, _now())
+        explanations = explain.explain_target(client, loaded.config, files, target, _now())
     if as_json:
         click.echo(json.dumps(explanations, ensure_ascii=False))
     else:
         click.echo(explain.render(explanations))
-    for warning in store.warnings:
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
 
 
