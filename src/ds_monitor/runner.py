@@ -270,6 +270,10 @@ class Runner:
         except MonitorError as err:
             log.error("config reload failed, keeping the running configuration: %s", err)
             return monitor
+        if loaded.config.coordination != self.loaded.config.coordination:
+            # A replica cannot switch its state backend or election mid-run without acting twice.
+            log.error("config reload refused, keeping the running configuration: coordination.* changes need a restart")
+            return monitor
         monitor.close()
         self.loaded = loaded
         health.check_interval = loaded.config.monitor.check_interval

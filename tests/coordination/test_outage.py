@@ -94,3 +94,15 @@ class _NeverSweeps:
 
     def close(self):
         pass
+
+
+def test_a_reload_cannot_switch_the_coordination_backend(caplog):
+    before = load_config(None, environ={"DS_TOKEN": "t"}, dotenv_path=None)
+    zookeeper = {"DS_COORDINATION__BACKEND": "zookeeper", "DS_COORDINATION__ZOOKEEPER__HOSTS": "zk:2181"}
+    after = load_config(None, environ={"DS_TOKEN": "t", **zookeeper}, dotenv_path=None)
+    running = _NeverSweeps()
+    runner = Runner(before, reload=lambda: after, build=lambda *a, **k: _NeverSweeps(), http_port=0)
+    with caplog.at_level(logging.ERROR, logger="ds_monitor.runner"):
+        assert runner._reload(running, telemetry=None, health=None) is running
+    assert runner.loaded is before
+    assert "coordination.* changes need a restart" in caplog.text
