@@ -156,3 +156,10 @@ def test_a_deposed_leader_posts_nothing_to_alertmanager(am, clock):
     results, state = manager.dispatch([failed(1)], {}, T0)
     assert [r.result for r in results] == ["failed"] and am.requests == []
     assert state["alertmanager"]["alertmanager"] is None  # nothing recorded as posted
+
+
+def test_the_daily_digest_opens_no_alert(am, clock):
+    sweeps = Sweeps(am, clock)
+    digest = Event("digest", fire_time=T0, detail="daily digest", facts=(("Failures", "0 in 0 workflow(s)"),))
+    sweeps.at(0, [digest, failed(1)])
+    assert set(am.firing()) == {"11:1"}

@@ -28,7 +28,7 @@ import requests
 from ds_monitor.config import AlertmanagerConfig
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import KIND_LABELS, Digest, Rendered, build_digest
-from ds_monitor.notify.events import Event
+from ds_monitor.notify.events import DIGEST_KIND, Event
 from ds_monitor.notify.webhook import WebhookSender
 from ds_monitor.timestamps import parse_stamp
 
@@ -89,6 +89,8 @@ def apply(memory: dict, events: list[Event], now: datetime, forget_after: timede
     resolved = dict(memory.get("resolved") or {})
     stamp = now.isoformat()
     for event in events:
+        if event.kind == DIGEST_KIND:  # a daily report, not an incident: nothing to keep firing
+            continue
         key = event.incident_key
         if event.kind in CLOSING_KINDS:
             if key in open_:
