@@ -172,9 +172,10 @@ def dump(silences: list[Silence]) -> dict:
 
 
 def merge(state: dict, scheduled: list[Silence]) -> dict:
-    """The document with the ``scheduled`` silences (maintenance occurrences) added once each, by id.
+    """The document with the ``scheduled`` silences added once each, by id: maintenance occurrences
+    and the inhibition after an outage, which the monitor opens itself.
 
-    An occurrence already written (even one an operator expired early) is left as it is.
+    One already written (even one an operator expired early) is left as it is.
     """
     silences = load(state)
     known = {s.id for s in silences}
