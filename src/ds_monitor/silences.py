@@ -101,15 +101,20 @@ class Silence:
 
     def covers(self, project: str, workflow: str, kind: str | None = None) -> bool:
         """Whether the scope (not the time) matches a project/workflow name and, if given, an event kind."""
-        if kind is not None and self.events and kind not in self.events:
-            return False
+        return self.covers_project(project) and self.covers_workflow(workflow, kind)
+
+    def covers_project(self, project: str) -> bool:
         if self.everything:
             return True
         if not project:  # the monitor's own events: only ``--all`` mutes them
             return False
-        return any(fnmatchcase(project, glob) for glob in self.projects or ("*",)) and fnmatchcase(
-            workflow, self.workflow or "*"
-        )
+        return any(fnmatchcase(project, glob) for glob in self.projects or ("*",))
+
+    def covers_workflow(self, workflow: str, kind: str | None = None) -> bool:
+        """The rest of :meth:`covers`, for a project already known to be covered."""
+        if kind is not None and self.events and kind not in self.events:
+            return False
+        return self.everything or fnmatchcase(workflow, self.workflow or "*")
 
     def to_dict(self) -> dict:
         return {
@@ -314,10 +319,11 @@ def apply(
     names = workflow_names or {}
     seen_states = instance_states or {}
     silences = load(state)
+    matcher = _Matcher(silences, names, now)
     send: list[Event] = []
     silenced: list[dict] = []
     for event in events:
-        silence = _muted_by(silences, event, names, now)
+        silence = matcher.find(event)
         if silence is None:
             send.append(event)
             continue
@@ -344,7 +350,7 @@ def apply(
                 hidden = Event.from_dict(entry["event"])
             except (KeyError, TypeError, ValueError):
                 continue
-            successor = _muted_by(silences, hidden, names, now)
+            successor = matcher.find(hidden)
             if successor is not None:  # still muted by another silence: it is released with that one
                 successor.hidden.setdefault(key, entry)
                 continue
@@ -392,10 +398,21 @@ def withholding(
     )
 
 
-def _muted_by(silences: list[Silence], event: Event, names: dict[int, str], now: datetime) -> Silence | None:
-    """The first active silence that covers ``event``."""
-    workflow = event.definition_name or names.get(event.definition_code or 0, "")
-    return next((s for s in silences if s.active(now) and s.covers(event.project_name, workflow, event.kind)), None)
+class _Matcher:
+    """Finds the first active silence covering an event; project globs are matched once per project,
+    so a sweep's thousands of events cost far less than events x silences glob matches."""
+
+    def __init__(self, silences: list[Silence], names: dict[int, str], now: datetime):
+        self._active = [s for s in silences if s.active(now)]
+        self._names = names
+        self._by_project: dict[str, list[Silence]] = {}
+
+    def find(self, event: Event) -> Silence | None:
+        project = event.project_name
+        if project not in self._by_project:
+            self._by_project[project] = [s for s in self._active if s.covers_project(project)]
+        workflow = event.definition_name or self._names.get(event.definition_code or 0, "")
+        return next((s for s in self._by_project[project] if s.covers_workflow(workflow, event.kind)), None)
 
 
 def _still_open(entry: dict, seen_states: dict[int, str], seen_fires: frozenset[tuple[int, datetime]]) -> bool:
