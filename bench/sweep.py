@@ -1,11 +1,14 @@
 """Sweep benchmark: DS calls, wall and CPU seconds, RSS of the monitor against a large estate.
 
-The DS simulator runs in a child process so the figures are the monitor's alone. Estate (issue 3):
+The DS simulator runs in a child process so the figures are the monitor's alone. Default estate:
 50 projects x 200 definitions = 10,000 definitions, 5,000 instances in the window of which 100
-failed (each in its own definition), 20 ms injected latency per DS call.
+failed (each in its own definition, spread over the projects), 20 ms injected latency per DS call.
+Cold and warm sweeps run with schedule optimisation off (every project queried: the worst case);
+then a steady, ``run``-like loop of 30 sweeps a minute apart with it on; then RSS over many sweeps.
 
-    python bench/sweep.py                 # cold + warm sweep figures, then RSS over 500 sweeps
-    python bench/sweep.py --sweeps 50     # a shorter RSS run
+    python bench/sweep.py                                  # 10,000 definitions
+    python bench/sweep.py --projects 500 --sweeps 0        # 100,000 definitions, no RSS run
+    python bench/sweep.py --sweeps 50                      # a shorter RSS run
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,6 +30,7 @@ from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, Ret
 from ds_monitor.monitor import build_monitor  # noqa: E402
 
 TOKEN = "bench-token"
+STEADY_SWEEPS = 30
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
@@ -35,15 +40,14 @@ def serve(conn, projects: int, definitions: int, instances: int, failed: int, la
 
     sim = DSSimulator(version="3.2", token=TOKEN)
     per_project = instances // projects
-    failed_left = failed
     for p in range(projects):
         project = sim.add_project(f"project-{p:02d}")
         codes = [sim.add_definition(project, f"wf-{p:02d}-{d:03d}") for d in range(definitions)]
+        # Project p holds the failures numbered p, p + projects, ...: all of them, however many projects.
+        failures_here = len(range(p, failed, projects))
         for i in range(per_project):
             start = NOW - timedelta(minutes=5 + (i * 7) % (20 * 60))
-            fail = failed_left > 0 and i < failed // projects
-            if fail:
-                failed_left -= 1
+            fail = i < failures_here
             sim.add_instance(
                 codes[i % definitions],
                 state="FAILURE" if fail else "SUCCESS",
@@ -117,12 +121,28 @@ def main() -> None:
             )
         pages = -(-args.instances // args.projects // 100) * args.projects
         print(f"target warm calls <= projects + actions + pages = {args.projects} + actions + {pages}")
+        steady = build_monitor(replace(config, monitor=replace(config.monitor, enable_schedule_optimization=True)),
+                               senders=[])
+        calls, cpus, walls = [], [], []
+        for n in range(STEADY_SWEEPS):
+            cpu, wall = time.process_time(), time.perf_counter()
+            steady.sweep(NOW + timedelta(minutes=3 + n))
+            cpus.append(time.process_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+            calls.append(ds_calls())
+        steady.close()
+        print(
+            f"steady loop, schedule optimisation on, {STEADY_SWEEPS} sweeps 1 min apart: DS calls "
+            f"{sum(calls)} (per sweep min {min(calls)} / mean {sum(calls) / len(calls):.0f} / max {max(calls)}), "
+            f"CPU per sweep mean {sum(cpus) / len(cpus):.2f} s max {max(cpus):.2f} s, "
+            f"wall mean {sum(walls) / len(walls):.2f} s"
+        )
         print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB")
 
         start_rss = rss_mb()
         begin = time.perf_counter()
         for n in range(args.sweeps):
-            monitor.sweep(NOW + timedelta(minutes=3 + n))
+            monitor.sweep(NOW + timedelta(minutes=3 + STEADY_SWEEPS + n))
         print(
             f"RSS over {args.sweeps} more sweeps: {start_rss:.1f} MB -> {rss_mb():.1f} MB "
             f"(growth {rss_mb() - start_rss:+.1f} MB), {(time.perf_counter() - begin) / max(args.sweeps, 1):.2f} s "

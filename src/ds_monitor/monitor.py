@@ -12,11 +12,13 @@ The decisions live in pure modules (:mod:`ds_monitor.schedule`, :mod:`ds_monitor
 from __future__ import annotations
 
 import difflib
+import gc
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -309,7 +311,7 @@ class Monitor:
         events: list[Event] = []
         blind = False
         try:
-            with self.store.locked():
+            with self.store.locked(), _collector_paused():
                 events = self._sweep(now, report)
         except SweepInterrupted:
             report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
@@ -872,6 +874,25 @@ class Monitor:
             "latency_ms_p50": figures["latency_ms_p50"],
             "latency_ms_p95": figures["latency_ms_p95"],
         }
+
+
+@contextmanager
+def _collector_paused():
+    """Run the cyclic garbage collector once after the block instead of during it.
+
+    A sweep allocates a few objects per definition; at 100,000 definitions the collector's automatic
+    full passes over the whole heap (five or so per sweep) cost a fifth of the sweep's CPU, and
+    sweeps create hardly any cycles. One full pass at the end finds them all the same.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 def _result_row(result: NotificationResult) -> dict:
