@@ -102,6 +102,9 @@ class ZooKeeperStore:
         # Documents already reported as saved in the future (see state.pop_saved_at).
         self._future_reported: set[str] = set()
         self._seen_lock = threading.Lock()
+        # One write at a time per store: parallel recoveries save the journal from worker threads,
+        # and two writes from one version would make the second fail its own compare-and-set.
+        self._write_lock = threading.Lock()
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -205,6 +208,10 @@ class ZooKeeperStore:
         self._check_name(name)
         if not self.writable:
             raise NotLeader(f"not writing {name}: this store is read-only (not the leader)")
+        with self._write_lock:
+            self._save(name, data)
+
+    def _save(self, name: str, data: dict) -> None:
         content = hashlib.sha256(encode_document(name, data)).hexdigest()
         with self._seen_lock:
             seen = self._seen.get(name)
@@ -241,9 +248,7 @@ class ZooKeeperStore:
             # The commit may or may not have been applied: forget the version, the next load re-reads.
             with self._seen_lock:
                 self._seen.pop(name, None)
-            raise NotLeader(
-                f"not sure {name} was written to ZooKeeper ({describe_error(err)}): stopping this sweep"
-            ) from err
+            raise NotLeader(f"not sure {name} was written to ZooKeeper ({describe_error(err)})") from err
         fence_result, write_result = results if node is not None else (True, results[0])
         # A failed transaction marks the op that failed with its error and the others as rolled back.
         if isinstance(fence_result, Exception) and not isinstance(fence_result, RolledBackError):

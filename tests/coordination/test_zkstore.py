@@ -138,3 +138,13 @@ def test_a_document_saved_in_the_future_is_reported_once_like_a_file(leader):
     assert store.load(SCHEDULE) == {"version": 1, "n": 1}  # the stamp is the store's, not the content's
     store.load(SCHEDULE)
     assert len(store.warnings) == 1 and "ahead of this host's clock" in store.warnings[0]
+
+
+def test_writes_from_parallel_threads_of_one_store_never_conflict(leader):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = ZooKeeperStore(leader)
+    store.load(RECOVERY)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: store.save(RECOVERY, {"n": n}), range(40)))
+    assert ZooKeeperStore(leader).load(RECOVERY)["n"] in range(40)
