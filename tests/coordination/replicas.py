@@ -66,8 +66,11 @@ class Replica:
         return self.process.pid
 
     def readyz(self) -> dict:
+        return self.get_json("/readyz")
+
+    def get_json(self, route: str) -> dict:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{route}", timeout=2) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as err:
             return json.loads(err.read())

@@ -54,6 +54,8 @@ def test_a_paused_leader_is_fenced_and_a_killed_leader_is_replaced(make_ds_sim, 
         wait_for(lambda: b.role() == "standby", what="B is a standby")
         assert b.readyz()["status"] == "ready" and b.readyz()["leader"].endswith(f":{a.pid}")
         assert (a.leader_gauge(), b.leader_gauge()) == (1.0, 0.0)
+        coordination = b.get_json("/status")["coordination"]
+        assert coordination["role"] == "standby" and coordination["leader"].endswith(f":{a.pid}")
 
         fail(0)
         wait_for(lambda: sim.count_calls("POST", EXECUTE) == 1, what="A recovers the first failure")
