@@ -106,6 +106,7 @@ def config_check() -> None:
     for key, value, source in rows:
         click.echo(f"  {key:<{width}}  {value}  [{source}]")
     _echo_routing(loaded.config.notification)
+    _echo_recovery_policy(loaded.config)
     if not loaded.config.dolphinscheduler.token:
         click.echo("note: dolphinscheduler.token is empty; `run` and `check` need it (DS_TOKEN)")
     else:
@@ -126,6 +127,16 @@ def _echo_routing(notification) -> None:
     click.echo("routes:")
     for line in describe(notification.routes, {name: kind for name, (kind, _) in declared.items()}, enabled):
         click.echo(f"  {line}")
+
+
+def _echo_recovery_policy(config) -> None:
+    """Every recovery policy rule, and which one each configured workflow gets (spec section 9)."""
+    from ds_monitor.policy import describe_policy
+
+    selections = [(p.name, () if p.monitor_all else p.workflows) for p in config.projects]
+    click.echo("recovery policy (most specific rule wins):")
+    for line in describe_policy(config.recovery, selections, max_attempts=config.retry.max_recovery_attempts):
+        click.echo(line)
 
 
 def _check_selection_against_ds(loaded: LoadedConfig) -> None:
@@ -544,8 +555,15 @@ def render_report(report) -> str:
         f"(checked {report.definitions_checked}, skipped by schedule {report.definitions_skipped_by_schedule})",
         f"  failed instances in window: {len(report.failed_instances)}   outside window: {report.outside_window}",
     ]
+    tasks_of: dict[int, list[dict]] = {}
+    for task in report.failed_tasks:
+        tasks_of.setdefault(task["instance_id"], []).append(task)
     for row in report.failed_instances:
         lines.append(f"    - #{row['instance_id']} {row['name']} {row['state']} started {row['start_time']}")
+        for task in tasks_of.get(row["instance_id"], ()):
+            lines.append(
+                f"      failed task {task['name']} ({task['type']}) on {task['host'] or '?'}: {task['class']}"
+            )
     for row in report.threshold_exceeded:
         lines.append(
             f"  systemic (over threshold, not recovered): definition {row['definition_code']} "
@@ -569,6 +587,7 @@ def render_report(report) -> str:
     lines.append(
         f"  DS calls: {api.get('calls', 0)} (errors {api.get('errors', 0)}, cache hits "
         f"{api.get('cache_hits', 0)}, saved by schedule {api.get('saved_by_schedule', 0)}, "
+        f"task lists and logs {api.get('task_calls', 0)}, "
         f"p50 {api.get('latency_ms_p50', 0)} ms, p95 {api.get('latency_ms_p95', 0)} ms)"
     )
     for warning in report.warnings:

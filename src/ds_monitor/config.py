@@ -18,6 +18,7 @@ import yaml
 from dotenv import dotenv_values
 
 from ds_monitor.errors import ConfigError
+from ds_monitor.policy import RecoverySettings, parse_recovery
 from ds_monitor.zones import parse_zone
 
 
@@ -186,8 +187,18 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class TaskLogConfig:
+    """Failed tasks and log excerpts in messages (spec section 9); ``enabled: false`` = no task calls."""
+
+    enabled: bool = True
+    max_lines: int = 20
+    max_bytes: int = 2048
+
+
+@dataclass(frozen=True)
 class NotificationConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    task_log: TaskLogConfig = field(default_factory=TaskLogConfig)
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
     wework: WeWorkConfig = field(default_factory=WeWorkConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
@@ -225,6 +236,8 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     notification: NotificationConfig = field(default_factory=NotificationConfig)
     coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
+    # Structured like ``projects`` (a list and glob-keyed rules), so parsed by ds_monitor.policy.
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,7 +308,7 @@ PATH_SECRET_URL_KEYS = frozenset(
 )
 
 # Keys whose value is a list of mappings, each with its own parser (not DS_<SECTION>__<KEY> leaves).
-_STRUCTURED_KEYS = frozenset({"projects", "maintenance", "notification.routes", "notification.instances"})
+_STRUCTURED_KEYS = frozenset({"projects", "maintenance", "recovery", "notification.routes", "notification.instances"})
 # Channel sections that may also be written as a list of named entries.
 CHANNEL_SECTIONS = ("dingtalk", "wework", "email", "webhook", "slack", "feishu", "alertmanager")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -320,14 +333,7 @@ class LoadedConfig:
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for the log filter that masks them wherever they appear."""
-        values = []
-        pairs = [(key, _get_dotted(self.config, key)) for key in SECRET_KEYS]
-        pairs += [(key, value) for key, _, value in _instance_values(self.config.notification)]
-        for key, value in pairs:
-            if key in SECRET_KEYS and value:
-                values.append(str(value))
-                values.extend(_url_secrets(str(value), path_is_secret=key in PATH_SECRET_URL_KEYS))
-        return values
+        return secret_values(self.config)
 
     def require_token(self) -> None:
         if not self.config.dolphinscheduler.token:
@@ -362,6 +368,18 @@ def _instance_values(notification: NotificationConfig) -> list[tuple[str, str, o
     return rows
 
 
+def secret_values(config: Config) -> list[str]:
+    """Every configured secret value (and the secrets inside secret URLs), for masking."""
+    values = []
+    pairs = [(key, _get_dotted(config, key)) for key in SECRET_KEYS]
+    pairs += [(key, value) for key, _, value in _instance_values(config.notification)]
+    for key, value in pairs:
+        if key in SECRET_KEYS and value:
+            values.append(str(value))
+            values.extend(_url_secrets(str(value), path_is_secret=key in PATH_SECRET_URL_KEYS))
+    return values
+
+
 def load_config(
     path: str | None = None,
     *,
@@ -388,6 +406,10 @@ def load_config(
     maintenance = _parse_maintenance(raw.get("maintenance"), path)
     if maintenance:
         sources["maintenance"] = "file"
+    try:
+        recovery = parse_recovery(raw.get("recovery"))
+    except ValueError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
     config = _build(Config, values, prefix="")
     notification = raw.get("notification") if isinstance(raw.get("notification"), dict) else {}
@@ -395,6 +417,7 @@ def load_config(
         config,
         projects=projects,
         maintenance=maintenance,
+        recovery=recovery,
         notification=replace(
             config.notification,
             routes=_parse_routes(notification.get("routes"), path),
@@ -773,6 +796,8 @@ def _build(cls: type, values: dict[str, object], prefix: str):
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         dotted = f"{prefix}{f.name}"
+        if dotted in _STRUCTURED_KEYS:
+            continue  # parsed on their own, put in with replace()
         if is_dataclass(hints[f.name]):
             kwargs[f.name] = _build(hints[f.name], values, dotted + ".")
         elif dotted in values:
@@ -824,6 +849,8 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "logging.backup_count": (lambda v: v >= 0, "0 or more"),
     "notification.rate_limit.max_per_window": (lambda v: v >= 1, "at least 1"),
     "notification.rate_limit.window_hours": (lambda v: v > 0, "greater than 0"),
+    "notification.task_log.max_lines": (lambda v: v >= 1, "at least 1"),
+    "notification.task_log.max_bytes": (lambda v: v >= 64, "at least 64 (bytes)"),
     "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
     "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
     "notification.digest.at": (lambda v: _is_clock_time(v), "a local time HH:MM such as 09:00"),

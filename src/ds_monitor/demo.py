@@ -25,10 +25,33 @@ from ds_monitor.config import (
 from ds_monitor.ds.models import COMMAND_COMPLEMENT_DATA, FAILURE, RUNNING_EXECUTION, SUCCESS
 from ds_monitor.monitor import SweepReport, build_monitor
 from ds_monitor.notify.builder import Digest, render_dingtalk, render_email, render_wecom
+from ds_monitor.policy import parse_recovery
 from ds_monitor.simulator import DSSimulator, RecordedCall
 
 DEMO_TOKEN = "demo-token"
 SWEEP_EVERY = timedelta(minutes=5)
+# The README's recommendation: recover what a retry can fix, withhold what it cannot.
+DEMO_RECOVERY = {"policy": {"default": {"recover": "transient"}}}
+# Worker logs of the demo's failed tasks (what DS's /log/detail serves).
+LOG_CONNECTION_RESET = """\
+[INFO] 2026-11-23 02:00:03.120 +0800 - datax job starting: mysql -> hive (orders)
+[INFO] 2026-11-23 02:06:58.412 +0800 - Total 1048576 records, 95 MB | Speed 230KB/s
+ERROR RetryUtil - Exception when calling callable, attempt 3 of 3
+com.mysql.jdbc.exceptions.jdbc4.CommunicationsException: Communications link failure
+Caused by: java.net.SocketException: Connection reset by peer
+[ERROR] 2026-11-23 02:07:01.003 +0800 - process has failure, exitStatusCode:1"""
+LOG_SQL_SYNTAX = """\
+[INFO] 2026-11-23 09:00:01.871 +0800 - SQL task: datasource mysql-dw, type NON_QUERY
+[INFO] 2026-11-23 09:00:01.902 +0800 - execute sql: INSERT INTO rpt.orders_daily SELECT day, SUM(amount) FORM dw.orders
+ERROR 1064 (42000): You have an error in your SQL syntax; check the manual near 'FORM dw.orders' at line 1
+[ERROR] 2026-11-23 09:00:01.950 +0800 - task execute failed"""
+LOG_READ_TIMEOUT = """\
++ python build_features.py --date 2026-11-23
+Traceback (most recent call last):
+  File "build_features.py", line 41, in <module>
+    rows = fetch(api, day)
+requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='feature-store', port=443): Read timed out. (read timeout=60)
+[ERROR] 2026-11-23 11:30:02.117 +0800 - process has failure, exitStatusCode:1"""
 
 
 class DemoClock:
@@ -67,7 +90,25 @@ def seed_demo_estate(sim: DSSimulator, now: datetime) -> DemoEstate:
     # Fired 40 minutes ago in Shanghai time; its run failed: the monitor recovers it.
     sim.add_schedule(etl, f"0 {shanghai_fire.minute} {shanghai_fire.hour} * * ? *", timezone_id="Asia/Shanghai")
     fire = shanghai_fire.replace(second=0, microsecond=0)
-    sim.add_instance(etl, state=FAILURE, start_time=fire, end_time=fire + timedelta(minutes=7), schedule_time=fire)
+    etl_run = sim.add_instance(
+        etl, state=FAILURE, start_time=fire, end_time=fire + timedelta(minutes=7), schedule_time=fire
+    )
+    # A database connection dropped mid-load: transient, worth a retry.
+    sim.add_task(
+        etl_run, "load_orders", task_type="DATAX", state=FAILURE, start_time=fire + timedelta(seconds=3),
+        end_time=fire + timedelta(minutes=7), retry_times=1, max_retry_times=1, log=LOG_CONNECTION_RESET,
+    )  # fmt: skip
+    report = sim.add_definition(data, "orders_report")
+    # A SQL syntax error: deterministic, a retry would fail the same way, so the policy withholds it.
+    report_start = now - timedelta(minutes=50)
+    report_run = sim.add_instance(
+        report, state=FAILURE, start_time=report_start, end_time=report_start + timedelta(seconds=2),
+        command_type="START_PROCESS",
+    )  # fmt: skip
+    sim.add_task(
+        report_run, "aggregate", task_type="SQL", state=FAILURE, start_time=report_start,
+        end_time=report_start + timedelta(seconds=2), log=LOG_SQL_SYNTAX,
+    )  # fmt: skip
     sync = sim.add_definition(data, "hourly_sync_task")
     sim.add_schedule(sync, "0 0 * * * ? *", timezone_id="UTC")
     top = now.replace(minute=0, second=0, microsecond=0)
@@ -122,6 +163,10 @@ def seed_demo_estate(sim: DSSimulator, now: datetime) -> DemoEstate:
         end_time=now - 25 * timedelta(minutes=1),
         command_type="START_PROCESS",
     )
+    sim.add_task(
+        failed, "build_features", task_type="PYTHON", state=FAILURE, start_time=now - timedelta(minutes=30),
+        end_time=now - timedelta(minutes=25), log=LOG_READ_TIMEOUT,
+    )  # fmt: skip
     estate.fails_again_once.add(failed)
     train = sim.add_definition(ml, "model_train")
     # Due two minutes into the demo, but DS never starts it (a Quartz misfire): a missed run.
@@ -199,6 +244,7 @@ def demo_config(api_url: str, state_dir: str, version: str) -> Config:
         retry=RetryConfig(recovery_interval=0),
         state_dir=state_dir,
         notification=NotificationConfig(),
+        recovery=parse_recovery(DEMO_RECOVERY),
     )
 
 
@@ -215,7 +261,7 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
         senders = console_senders()
         monitor = build_monitor(config, senders=senders)
         out.write(
-            f"DS simulator (DS {version}) on {sim.url}: 3 projects, 7 workflows; "
+            f"DS simulator (DS {version}) on {sim.url}: 3 projects, 8 workflows; "
             f"the monitor sweeps every {SWEEP_EVERY.seconds // 60} simulated minutes.\n"
         )
         _add_demo_silence(state_dir, clock.now, out)
@@ -286,7 +332,7 @@ def _play_ds(sim: DSSimulator, report: SweepReport, estate: DemoEstate) -> None:
         instance_id = row["instance_id"]
         if instance_id in estate.fails_again_once:
             estate.fails_again_once.discard(instance_id)
-            sim.finish_instance(instance_id, FAILURE)
+            sim.finish_instance(instance_id, FAILURE, task_log=LOG_READ_TIMEOUT)
         else:
             sim.finish_instance(instance_id, SUCCESS)
 
@@ -302,6 +348,8 @@ def _print_sweep(report: SweepReport, out: TextIO) -> None:
     )
     for row in report.failed_instances:
         out.write(f"  found    #{row['instance_id']} {row['name']} {row['state']}\n")
+    for row in report.failed_tasks:
+        out.write(f"  task     #{row['instance_id']} {row['name']} ({row['type']}) failed: {row['class']}\n")
     for row in report.threshold_exceeded:
         out.write(
             f"  systemic definition {row['definition_code']}: {row['failures']} failures in the window, notify only\n"

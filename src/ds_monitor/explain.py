@@ -33,6 +33,7 @@ from ds_monitor.errors import ConfigError
 from ds_monitor.recovery import busy_definitions, normalise_journal
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
+from ds_monitor.tasks import Diagnosis, FailureMemory
 from ds_monitor.timestamps import parse_stamp
 
 # Instances shown per workflow, newest first.
@@ -152,6 +153,14 @@ def _explain_one(facts: ProjectFacts, definition: Definition, plan, journal, fil
     else:
         decision = {"look": False, "reason": "not monitored by this configuration"}
     messages = _messages(files.get(RATE_LIMIT, {}), definition.code)
+    memory = FailureMemory.load(files.get(RECOVERY, {}))
+    rule = config.recovery.rule_for(
+        project.name,
+        definition.name,
+        project_code=project.code,
+        workflow_code=definition.code,
+        max_attempts=config.retry.max_recovery_attempts,
+    )
     covering = [
         s for s in silence_rules.load(files.get(SILENCES, {}))
         if (s.active(now) and s.covers(project.name, definition.name)) or _hid_any(s, definition.code)
@@ -171,7 +180,15 @@ def _explain_one(facts: ProjectFacts, definition: Definition, plan, journal, fil
             }
             for s in schedules
         ],
-        "instances": [_instance_row(i, now, window, facts.tasks.get(i.id)) for i in mine[:LAST_INSTANCES]],
+        "instances": [
+            _instance_row(i, now, window, facts.tasks.get(i.id), memory.get(i)) for i in mine[:LAST_INSTANCES]
+        ],
+        "recovery_policy": {
+            "rule": rule.pattern,
+            "recover": rule.recover,
+            "max_attempts": rule.max_attempts,
+            "backoff_minutes": list(rule.backoff_minutes or ()),
+        },
         "window_hours": cfg.time_window_hours,
         "failures_in_window": len(failures),
         "failures_before_window": len(older_failures),
@@ -235,6 +252,9 @@ def _sentences(r: dict, failures: list[Instance], older: list[Instance], config:
         for task in row.get("failed_tasks", []):
             host = task["host"] or "an unknown host"
             out.append(f"  Its task {task['name']} ({task['type']}) ended {task['state']} on {host}.")
+        if row.get("failure_class"):
+            evidence = f": {row['evidence']}" if row.get("evidence") else ""
+            out.append(f"  Failure class: {row['failure_class']}{evidence}.")
 
     threshold = r["threshold"]
     if failures:
@@ -247,12 +267,19 @@ def _sentences(r: dict, failures: list[Instance], older: list[Instance], config:
         else:
             recoverable = [i for i in failures if i.state == FAILURE]
             reported_only = [i for i in failures if i.state != FAILURE]
+            policy = r["recovery_policy"]
             if recoverable and config.retry.auto_recovery:
                 out.append(
                     f"{len(failures)} failure(s) in the {_hours(r['window_hours'])} window, within the threshold "
                     f"of {threshold}: FAILURE instances are recovered automatically (up to "
-                    f"{config.retry.max_recovery_attempts} attempts each)."
+                    f"{policy['max_attempts']} attempts each)."
                 )
+                if policy["rule"] != "default" or policy["recover"] != "always":
+                    out.append(
+                        f"Recovery policy rule {policy['rule']}: recover {policy['recover']}"
+                        + (f", backoff {policy['backoff_minutes']} minutes" if policy["backoff_minutes"] else "")
+                        + "."
+                    )
             elif recoverable:
                 out.append("retry.auto_recovery is off: failures are reported, never recovered.")
             for inst in reported_only:
@@ -317,7 +344,9 @@ def render(explanations: list[dict]) -> str:
     return "\n\n".join("\n".join(e["sentences"]) for e in explanations)
 
 
-def _instance_row(inst: Instance, now: datetime, window: timedelta, tasks: list[TaskInstance] | None) -> dict:
+def _instance_row(
+    inst: Instance, now: datetime, window: timedelta, tasks: list[TaskInstance] | None, diagnosis: Diagnosis | None
+) -> dict:
     row = {
         "id": inst.id,
         "name": inst.name,
@@ -329,6 +358,9 @@ def _instance_row(inst: Instance, now: datetime, window: timedelta, tasks: list[
         "command_type": inst.command_type,
         "in_window": inst.start_time is None or inst.start_time >= now - window,
     }
+    if diagnosis is not None:
+        row["failure_class"] = diagnosis.klass
+        row["evidence"] = diagnosis.line or diagnosis.reason
     if tasks is not None:
         row["failed_tasks"] = [
             {"id": t.id, "name": t.name, "type": t.task_type, "state": t.state, "host": t.host}

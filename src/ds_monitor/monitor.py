@@ -19,14 +19,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from ds_monitor import digest, maintenance, silences
+from ds_monitor.classify import SHIPPED_PATTERNS
 from ds_monitor.clock import utc_now
-from ds_monitor.config import Config, ProjectSelection
+from ds_monitor.config import Config, ProjectSelection, secret_values
 from ds_monitor.ds.models import (
     ACTIVE_STATES,
+    FAILURE,
     ONLINE,
     Definition,
     Instance,
@@ -35,16 +37,22 @@ from ds_monitor.ds.models import (
 )
 from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError, WatchingNothing
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
+from ds_monitor.policy import TRANSIENT_ONLY, Rule, gate
 from ds_monitor.recovery import (
+    IN_FLIGHT,
     FollowUp,
     RecoveryHandler,
     RecoveryOutcome,
     RecoveryPolicy,
+    attempts_so_far,
     busy_definitions,
     last_call_in_project,
+    normalise_journal,
+    settle,
 )
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, ReadOnlyStore, StateStore
+from ds_monitor.tasks import MEMORY_KEY, Diagnosis, ExcerptLimits, FailureMemory, TaskReader
 from ds_monitor.triage import triage
 
 log = logging.getLogger("ds_monitor.monitor")
@@ -76,6 +84,7 @@ class SweepReport:
     outside_window: int = 0
     threshold_exceeded: list[dict] = field(default_factory=list)
     recoveries: list[dict] = field(default_factory=list)
+    failed_tasks: list[dict] = field(default_factory=list)
     missed_runs: list[dict] = field(default_factory=list)
     stuck_runs: list[dict] = field(default_factory=list)
     unreadable_projects: list[dict] = field(default_factory=list)
@@ -285,6 +294,7 @@ class Monitor:
             ),
             window=timedelta(hours=config.monitor.time_window_hours),
         )
+        self._secrets = secret_values(config)
         self.health = SweepHealth()
         # Created once: starting threads every sweep costs more than the work on small estates.
         self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_PROJECTS, thread_name_prefix="ds-monitor")
@@ -400,6 +410,13 @@ class Monitor:
 
         names = {p.code: p.name for p in estate.projects}
         def_by_code = {d.code: d for d in estate.all_definitions()}
+        rules = self._rules(estate)
+        self.recovery.limits = {
+            code: rule.max_attempts
+            for code, rule in rules.items()
+            if rule.max_attempts != self.config.retry.max_recovery_attempts
+        }
+        failed: list[tuple[Project, Instance]] = []
         candidates_by_project: dict[int, list[Instance]] = {}
         siblings_by_def: dict[int, list[Instance]] = defaultdict(list)
         for project in to_query:
@@ -474,7 +491,7 @@ class Monitor:
                         "start_time": _iso(inst.start_time),
                     }
                 )
-                events.append(self._instance_event("failure_detected", project, def_by_code, inst))
+                failed.append((project, inst))
             for def_code, count in found.systemic.items():
                 report.threshold_exceeded.append(
                     {"project_code": project.code, "definition_code": def_code, "failures": count}
@@ -494,6 +511,12 @@ class Monitor:
         self.store.save(SCHEDULE, self.tracker.forget_stale(schedule_state, now))
         self._withhold_silenced(candidates_by_project, names, def_by_code, now, report)
 
+        memory = self._diagnose(failed, rules, recovery_state, now, deadline, report)
+        for project, inst in failed:
+            diagnosis = memory.get(inst)
+            if diagnosis is not None:
+                report.failed_tasks.extend(task.report_row(inst.id) for task in diagnosis.tasks)
+            events.append(self._instance_event("failure_detected", project, def_by_code, inst, diagnosis))
         recovery_state = self._recover(
             candidates_by_project,
             siblings_by_def,
@@ -504,6 +527,8 @@ class Monitor:
             def_by_code,
             report,
             events,
+            rules=rules,
+            memory=memory,
         )
         listed = {i.id: i for instances in instances_by_project.values() for i in instances}
         self._seen_states = {i.id: i.state for i in listed.values()}
@@ -511,10 +536,102 @@ class Monitor:
             (i.definition_code, i.schedule_time.astimezone(timezone.utc)) for i in listed.values() if i.schedule_time
         )
         self._workflow_names = {code: d.name for code, d in def_by_code.items()}
-        self._follow_up(recovery_state, now, names, def_by_code, events, listed)
+        self._follow_up(recovery_state, now, names, def_by_code, events, listed, memory)
         return events
 
     # -- steps -------------------------------------------------------------------------------------
+
+    def _rules(self, estate: Estate) -> dict[int, Rule]:
+        """The recovery policy rule of every monitored definition, by definition code."""
+        names = {p.code: p.name for p in estate.projects}
+        settings = self.config.recovery
+        return {
+            d.code: settings.rule_for(
+                names.get(d.project_code, ""),
+                d.name,
+                project_code=d.project_code,
+                workflow_code=d.code,
+                max_attempts=self.config.retry.max_recovery_attempts,
+            )
+            for d in estate.all_definitions()
+        }
+
+    def _diagnose(
+        self,
+        failed: list[tuple[Project, Instance]],
+        rules: dict[int, Rule],
+        recovery_state: dict,
+        now: datetime,
+        deadline: float,
+        report: SweepReport,
+    ) -> FailureMemory:
+        """Read the failed tasks of each failure attempt not diagnosed yet, once (spec section 9).
+
+        Only when the failure will be announced (a channel is enabled) or its recovery depends on
+        the failure class (``recover: transient``); the result is kept in the recovery state.
+        """
+        memory = FailureMemory.load(recovery_state)
+        wanted = [
+            inst
+            for _, inst in failed
+            if memory.get(inst) is None
+            and (
+                bool(self.notifier.channels)
+                or (inst.state == FAILURE and rules.get(inst.definition_code, Rule()).recover == TRANSIENT_ONLY)
+            )
+        ]
+        task_log = self.config.notification.task_log
+        reader = TaskReader(
+            self.client,
+            limits=ExcerptLimits(task_log.enabled, task_log.max_lines, task_log.max_bytes),
+            patterns=self.config.recovery.classify + SHIPPED_PATTERNS,
+            secrets=self._secrets,
+        )
+        for diagnosis in reader.read_all(
+            wanted, executor=self._pool, keep_going=lambda: not self.stop_requested() and self.monotonic() <= deadline
+        ):
+            memory.put(diagnosis, now)
+        report.api["task_calls"] = reader.calls
+        recovery_state[MEMORY_KEY] = memory.dump(now, timedelta(hours=self.config.monitor.time_window_hours))
+        return memory
+
+    def _hold_back(
+        self,
+        candidates: list[Instance],
+        journal: dict,
+        rules: dict[int, Rule],
+        memory: FailureMemory,
+        now: datetime,
+    ) -> tuple[list[Instance], list[tuple[Instance, str, bool, Diagnosis | None, int]]]:
+        """Split candidates into those the recovery policy lets through and those it holds back.
+
+        A recovery already under way is never held back here: the journal follows it.
+        """
+        passed, held = [], []
+        for inst in candidates:
+            record = journal["instances"].get(str(inst.id))
+            if record:
+                # As the recovery step will see it: a recovery that ended in failure is not in flight.
+                record = settle(record, inst, max_attempts=self.recovery.limits.get(
+                    inst.definition_code, self.config.retry.max_recovery_attempts))
+                if record["status"] in IN_FLIGHT:
+                    passed.append(inst)
+                    continue
+            diagnosis = memory.get(inst)
+            used = attempts_so_far(record, inst)
+            hold = gate(
+                rules.get(inst.definition_code, Rule()),
+                klass=diagnosis.klass if diagnosis else "unknown",
+                line=diagnosis.line if diagnosis else "",
+                attempts_used=used,
+                last_failure=inst.end_time,
+                now=now,
+            )
+            if hold is None:
+                passed.append(inst)
+            else:
+                held.append((inst, hold.detail, hold.withheld, diagnosis, used))
+        return passed, held
 
     def _fetch_estate(self, report: SweepReport, unreadable: dict[int, tuple[Project, str]]) -> Estate:
         matched, warnings = select_projects(self.client.list_projects(), self.config.projects)
@@ -629,10 +746,17 @@ class Monitor:
         def_by_code,
         report: SweepReport,
         events: list[Event],
+        *,
+        rules: dict[int, Rule],
+        memory: FailureMemory,
     ) -> dict:
         interval = timedelta(seconds=self.config.retry.recovery_interval)
         batches, deferred = [], []
+        state = normalise_journal(state)
+        held_back: list[tuple[int, Instance, str, bool, Diagnosis | None, int]] = []
         for project_code, candidates in candidates_by_project.items():
+            candidates, held = self._hold_back(candidates, state, rules, memory, now)
+            held_back.extend((project_code, *item) for item in held)
             if not candidates:
                 continue
             last = last_call_in_project(state, project_code) if interval else None
@@ -677,6 +801,32 @@ class Monitor:
                     definition_code=inst.definition_code,
                 )
             )
+        for project_code, inst, detail, withheld, diagnosis, used in held_back:
+            outcomes.append(
+                RecoveryOutcome(
+                    instance_id=inst.id,
+                    attempt=used,
+                    result="skipped_policy",
+                    detail=detail,
+                    project_code=project_code,
+                    definition_code=inst.definition_code,
+                )
+            )
+            if withheld:
+                events.append(
+                    replace(
+                        self._instance_event(
+                            "recovery_withheld",
+                            Project(project_code, names.get(project_code, "")),
+                            def_by_code,
+                            inst,
+                            diagnosis,
+                        ),
+                        attempt=used + 1,
+                        max_attempts=rules[inst.definition_code].max_attempts,
+                        detail=detail,
+                    )
+                )
         for outcome in outcomes:
             report.recoveries.append(
                 {
@@ -696,7 +846,9 @@ class Monitor:
                         definition_name=_name(def_by_code, outcome.definition_code),
                         instance_id=outcome.instance_id,
                         attempt=outcome.attempt,
-                        max_attempts=self.config.retry.max_recovery_attempts,
+                        max_attempts=self.recovery.limits.get(
+                            outcome.definition_code, self.config.retry.max_recovery_attempts
+                        ),
                         detail=outcome.detail,
                         ui_url=self.client.instance_ui_url(
                             outcome.project_code, outcome.instance_id, outcome.definition_code
@@ -706,7 +858,14 @@ class Monitor:
         return state
 
     def _follow_up(
-        self, state: dict, now: datetime, names, def_by_code, events: list[Event], listed: dict[int, Instance]
+        self,
+        state: dict,
+        now: datetime,
+        names,
+        def_by_code,
+        events: list[Event],
+        listed: dict[int, Instance],
+        memory: FailureMemory,
     ) -> None:
         def get_instance(project_code: int, instance_id: int) -> Instance:
             # This sweep's listing is fresh enough to see how a recovery ended; older ones are re-read.
@@ -715,7 +874,9 @@ class Monitor:
         follow_ups, state = self.recovery.follow_up(get_instance, state, now)
         self.store.save(RECOVERY, state)
         for item in follow_ups:
-            events.append(self._follow_up_event(item, names, def_by_code))
+            event = self._follow_up_event(item, names, def_by_code)
+            diagnosis = memory.latest(item.instance_id) if item.kind != "recovery_succeeded" else None
+            events.append(_with_diagnosis(event, diagnosis))
 
     def _follow_up_event(self, item: FollowUp, names, def_by_code) -> Event:
         return Event(
@@ -732,7 +893,12 @@ class Monitor:
             ui_url=self.client.instance_ui_url(item.project_code, item.instance_id, item.definition_code),
         )
 
-    def _instance_event(self, kind: str, project: Project, def_by_code, inst: Instance) -> Event:
+    def _instance_event(
+        self, kind: str, project: Project, def_by_code, inst: Instance, diagnosis: Diagnosis | None = None
+    ) -> Event:
+        return _with_diagnosis(self._bare_instance_event(kind, project, def_by_code, inst), diagnosis)
+
+    def _bare_instance_event(self, kind: str, project: Project, def_by_code, inst: Instance) -> Event:
         return Event(
             kind=kind,
             project_code=project.code,
@@ -870,6 +1036,8 @@ class Monitor:
             "calls": figures["calls"],
             "errors": figures["errors"],
             "saved_by_schedule": report.api.get("saved_by_schedule", 0),
+            # Of ``calls``: task lists and task logs read to explain failures (spec section 9).
+            "task_calls": report.api.get("task_calls", 0),
             "cache_hits": figures["cache_hits"],
             "latency_ms_p50": figures["latency_ms_p50"],
             "latency_ms_p95": figures["latency_ms_p95"],
@@ -893,6 +1061,18 @@ def _collector_paused():
     finally:
         gc.enable()
         gc.collect()
+
+
+def _with_diagnosis(event: Event, diagnosis: Diagnosis | None) -> Event:
+    """``event`` naming the failed tasks, their log excerpts and the failure class."""
+    if diagnosis is None:
+        return event
+    return replace(
+        event,
+        failure_class=diagnosis.klass,
+        failure_line=diagnosis.line or diagnosis.reason,
+        failed_tasks=tuple(task.message_fields() for task in diagnosis.tasks),
+    )
 
 
 def _result_row(result: NotificationResult) -> dict:

@@ -54,7 +54,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ds_monitor.ds.models import (
@@ -283,8 +283,14 @@ def settle(record: dict, instance: Instance, *, max_attempts: int) -> dict:
 
 
 def normalise_journal(state: dict | None) -> dict:
-    """A deep copy of the journal with only well-formed records (a malformed one is logged and dropped)."""
-    journal = {"version": CURRENT_VERSION, "instances": {}}
+    """A deep copy of the journal with only well-formed records (a malformed one is logged and dropped).
+
+    Other top-level keys belong to other modules (``failures``: ds_monitor.tasks) and are kept.
+    """
+    others = {k: copy.deepcopy(v) for k, v in state.items() if k not in ("version", "instances")} if isinstance(
+        state, dict
+    ) else {}
+    journal = {**others, "version": CURRENT_VERSION, "instances": {}}
     instances = state.get("instances") if isinstance(state, dict) else None
     if not isinstance(instances, dict):
         return journal
@@ -444,8 +450,15 @@ class RecoveryHandler:
         self.policy = policy
         self.pending_timeout = pending_timeout
         self.window = window
+        # max_attempts per definition code where a recovery policy rule differs from ``policy``'s;
+        # set by the monitor each sweep.
+        self.limits: Mapping[int, int] = {}
         # Guards the shared journal when projects are recovered in parallel (recover_all).
         self._lock = threading.RLock()
+
+    def _policy(self, definition_code: int) -> RecoveryPolicy:
+        limit = self.limits.get(definition_code)
+        return self.policy if limit is None else replace(self.policy, max_attempts=limit)
 
     def recover(
         self,
@@ -534,14 +547,15 @@ class RecoveryHandler:
             )
 
         record = entries.get(key)
+        policy = self._policy(candidate.definition_code)
         if record:
-            settled = settle(record, candidate, max_attempts=self.policy.max_attempts)
+            settled = settle(record, candidate, max_attempts=policy.max_attempts)
             if settled is not record:
                 record = self._set(journal, settled)
         # The listing is seconds old: when it already rules the recovery out (pending, limit,
         # backfill, newer run), re-reading would cost a DS call per candidate and sweep for nothing.
         verdict, detail = decide(
-            candidate, record, newer_active=newer_active, definition_online=online, policy=self.policy, now=now
+            candidate, record, newer_active=newer_active, definition_online=online, policy=policy, now=now
         )
         if verdict not in (RECOVER, DRY_RUN):
             return outcome(attempts_so_far(record, candidate), verdict, detail)
@@ -559,11 +573,11 @@ class RecoveryHandler:
             return outcome(attempts_so_far(record, candidate), SKIPPED_STATE, f"re-read failed: {err}")
 
         if record:
-            settled = settle(record, fresh, max_attempts=self.policy.max_attempts)
+            settled = settle(record, fresh, max_attempts=policy.max_attempts)
             if settled is not record:
                 record = self._set(journal, settled)
         verdict, detail = decide(
-            fresh, record, newer_active=newer_active, definition_online=online, policy=self.policy, now=now
+            fresh, record, newer_active=newer_active, definition_online=online, policy=policy, now=now
         )
         used = attempts_so_far(record, fresh)
         if verdict == DRY_RUN:
@@ -681,7 +695,9 @@ class RecoveryHandler:
                     log.warning("cannot follow the recovery of instance %s: %s", key, err)
                 continue
             # Derived from what DS shows, so it is saved once below rather than per record.
-            journal["instances"][key] = settle(record, instance, max_attempts=self.policy.max_attempts)
+            journal["instances"][key] = settle(
+                record, instance, max_attempts=self._policy(record["definition_code"]).max_attempts
+            )
 
         follow_ups = []
         for key in sorted(journal["instances"], key=int):
@@ -694,7 +710,7 @@ class RecoveryHandler:
                         definition_code=record["definition_code"],
                         kind=item["kind"],
                         attempt=item["attempt"],
-                        max_attempts=self.policy.max_attempts,
+                        max_attempts=self._policy(record["definition_code"]).max_attempts,
                         state=item["state"],
                         detail=item.get("detail", ""),
                     )

@@ -16,6 +16,7 @@ from ds_monitor.recovery import recovery_status
 from ds_monitor.schedule import schedule_status
 from ds_monitor.silences import describe, listing
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
+from ds_monitor.tasks import failures_status
 
 
 def collect_status(config: Config, now: datetime, *, replica=None) -> dict:
@@ -43,6 +44,7 @@ def _status(config: Config, now: datetime, store, coordination: dict) -> dict:
         "state": location(config),
         "coordination": {"backend": config.coordination.backend, **coordination},
         "recovery": recovery_status(files.get(RECOVERY, {}), now),
+        "failures": failures_status(files.get(RECOVERY, {})),
         "rate_limit": rate_limit_status(files.get(RATE_LIMIT, {}), now, config.notification.rate_limit),
         "schedule": schedule_status(files.get(SCHEDULE, {}), now),
         "silences": [describe(s, now) for s in listing(files.get(SILENCES, {}), now)],
@@ -68,6 +70,7 @@ def render_status(status: dict) -> str:
     parts = [
         f"state in {status['state']} at {status['generated_at']}",
         render_table("recovery", status["recovery"]),
+        render_table("failed tasks", status["failures"]),
         render_table("rate limit", status["rate_limit"]),
         render_table("schedule", status["schedule"]),
         render_table("silences", status["silences"]),

@@ -20,10 +20,15 @@ def test_demo_detects_recovers_guards_and_notifies():
     text = out.getvalue()
     first = result.reports[0]
     assert all(report.ok for report in result.reports)
-    assert len(first.failed_instances) == 6
+    assert len(first.failed_instances) == 7
     assert first.threshold_exceeded and first.threshold_exceeded[0]["failures"] == 3
     results = {(r["result"], r["detail"].split(" ")[0]) for r in first.recoveries}
     assert ("skipped_state", "backfill") in results
+    # The SQL syntax error is withheld by the demo's recover: transient policy; the dropped
+    # database connection is recovered and succeeds.
+    assert ("skipped_policy", "deterministic") in results
+    classes = {row["name"]: row["class"] for row in first.failed_tasks}
+    assert classes == {"aggregate": "deterministic", "load_orders": "transient", "build_features": "transient"}
     assert sum(1 for r in first.recoveries if r["result"] == "triggered") == 2
     # Only the two safe candidates were recovered; feature_build twice (its first recovery fails again).
     executes = [c for c in result.calls if c.method == "POST" and "executors/execute" in c.path]
@@ -38,6 +43,9 @@ def test_demo_detects_recovers_guards_and_notifies():
         "wework would receive",
         "email would receive",
         "Recovery succeeded",
+        "Recovery withheld by policy: orders_report",
+        "Failed task: load_orders (DATAX)",
+        "> ERROR 1064 (42000): You have an error in your SQL syntax",
         "Repeated failures",
         "Missed scheduled run",
         "Run stuck",

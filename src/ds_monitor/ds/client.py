@@ -322,7 +322,10 @@ class DSClient:
     def task_ui_url(self, project_code: int, instance_id: int, task_name: str) -> str:
         """Link to one workflow instance's tasks of that name in the DS web UI (no call to DS)."""
         base = (self._config.ui_url or self._base + "/ui").rstrip("/")
-        return base + wire.UI_TASK_ROUTE.format(pc=project_code, id=instance_id, name=quote(task_name))
+        route = wire.UI_TASK_ROUTE.format(
+            pc=project_code, param=self._dialect.ui_instance_query, id=instance_id, name=quote(task_name)
+        )
+        return base + route
 
     def invalidate_cache(self) -> None:
         """Forget cached projects, definitions and schedules; the next listing asks DS."""

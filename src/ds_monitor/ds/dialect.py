@@ -45,8 +45,10 @@ TASK_LOG_PATH = "/log/detail"
 # The web UI (vue-router, web history below /dolphinscheduler/ui/) shows an instance at this route
 # in 3.0 through dev; ``code`` (the definition code) lets the page load the DAG directly.
 UI_INSTANCE_ROUTE = "/projects/{pc}/workflow/instances/{id}"
-# The task-instance list of the UI, filtered to one workflow instance.
-UI_TASK_ROUTE = "/projects/{pc}/task/instances?processInstanceId={id}&searchVal={name}"
+# The task-instance list of the UI, filtered to one workflow instance and task name: 3.2 reads
+# ``processInstanceId`` and ``taskName`` from the query, dev ``workflowInstanceId`` and ``taskName``
+# (``views/projects/task/instance/use-table.ts``); 3.0/3.1 open the unfiltered list.
+UI_TASK_ROUTE = "/projects/{pc}/task/instances?{param}={id}&taskName={name}"
 # DS ends the head line it puts before a log's first page, and every line, with CRLF.
 _LOG_HEAD = re.compile(r"^\[LOG-PATH\]: .*, \[HOST\]: ")
 
@@ -66,6 +68,7 @@ class Dialect:
     execute_instance_param: str
     definition_code_field: str
     definition_version_field: str
+    ui_instance_query: str
 
 
 PROCESS = Dialect(
@@ -78,6 +81,7 @@ PROCESS = Dialect(
     execute_instance_param="processInstanceId",
     definition_code_field="processDefinitionCode",
     definition_version_field="processDefinitionVersion",
+    ui_instance_query="processInstanceId",
 )
 
 WORKFLOW = Dialect(
@@ -90,6 +94,7 @@ WORKFLOW = Dialect(
     execute_instance_param="workflowInstanceId",
     definition_code_field="workflowDefinitionCode",
     definition_version_field="workflowDefinitionVersion",
+    ui_instance_query="workflowInstanceId",
 )
 
 # Probe for the family (ds-api.md 10.1): a JSON envelope here means 3.3+. Project code 0 exists

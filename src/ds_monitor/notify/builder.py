@@ -34,6 +34,9 @@ SLACK_MAX_HEADER_CHARS = 150
 SLACK_MAX_TOTAL_CHARS = 12_000
 # Long DS error texts and names are cut so that one incident can never crowd out the others.
 MAX_VALUE_CHARS = 300
+# Log excerpt lines per failed task as chat messages try them, longest first, when a message is too
+# big: excerpts are trimmed (then left out) before any incident is.
+EXCERPT_LEVELS: tuple[int | None, ...] = (None, 5, 0)
 
 KIND_LABELS = {
     "failure_detected": "Failure detected",
@@ -42,6 +45,7 @@ KIND_LABELS = {
     "recovery_succeeded": "Recovery succeeded",
     "recovery_failed": "Recovery attempt failed",
     "recovery_exhausted": "Recovery attempts exhausted",
+    "recovery_withheld": "Recovery withheld by policy",
     "missed_run": "Missed scheduled run",
     "stuck_running": "Run stuck",
     "project_unreadable": "Project cannot be read",
@@ -62,6 +66,15 @@ _LINK_LABEL = "Open in DolphinScheduler"
 
 
 @dataclass(frozen=True)
+class TaskLines:
+    """One failed task of an incident: a summary line, its log excerpt and a link to it in DS."""
+
+    summary: str
+    excerpt: tuple[str, ...] = ()
+    link: str = ""
+
+
+@dataclass(frozen=True)
 class DigestItem:
     """One incident line of a digest, already worded but not yet formatted for a channel."""
 
@@ -70,6 +83,7 @@ class DigestItem:
     facts: tuple[tuple[str, str], ...]
     ds_error: str = ""
     link: str = ""
+    tasks: tuple[TaskLines, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,12 @@ def render_dingtalk(
     head = f"### {digest.title}\n\n" + "".join(f"> {_md(note)}\n\n" for note in digest.notes)
     if not digest.items:
         head += f"{digest.summary}\n\n"
-    blocks = [_markdown_block(i, item, line_break="  \n") for i, item in enumerate(digest.items, 1)]
+    def blocks(excerpt_lines: int | None) -> list[str]:
+        return [
+            _markdown_block(i, item, line_break="  \n", excerpt_lines=excerpt_lines)
+            for i, item in enumerate(digest.items, 1)
+        ]
+
     tail_parts = [digest.footer]
     if mentions.mobiles:
         tail_parts.append(" ".join(f"@{mobile}" for mobile in mentions.mobiles))
@@ -179,7 +198,7 @@ def render_dingtalk(
         "at": {"atMobiles": list(mentions.mobiles), "isAtAll": mentions.at_all},
     }
     overhead = len(_json_bytes(payload))
-    text, omitted = _fit(head, blocks, tail, max_body_bytes - overhead, _json_string_size)
+    text, omitted = _fit_trimming(head, blocks, tail, max_body_bytes - overhead, _json_string_size)
     payload["markdown"]["text"] = text
     return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
 
@@ -204,14 +223,23 @@ def render_wecom(digest: Digest, *, mentions: ChatMentions = ChatMentions()) -> 
         head = f"## {digest.title}\n" + "".join(f"> {_md(note)}\n" for note in digest.notes)
         if not digest.items:
             head += f"{digest.summary}\n"
-        blocks = [
-            _markdown_block(i, item, line_break="\n", colour=_WECOM_COLOURS.get(item.kind, "warning"))
-            for i, item in enumerate(digest.items, 1)
-        ]
+
+        def blocks(excerpt_lines: int | None) -> list[str]:
+            return [
+                _markdown_block(
+                    i,
+                    item,
+                    line_break="\n",
+                    colour=_WECOM_COLOURS.get(item.kind, "warning"),
+                    excerpt_lines=excerpt_lines,
+                )
+                for i, item in enumerate(digest.items, 1)
+            ]
+
         tail = f'\n<font color="comment">{digest.footer}</font>'
         if mentions.user_ids:
             tail += "\n" + " ".join(f"<@{user}>" for user in mentions.user_ids)
-        content, omitted = _fit(head, blocks, tail, WECOM_MAX_MARKDOWN_BYTES, _utf8_size)
+        content, omitted = _fit_trimming(head, blocks, tail, WECOM_MAX_MARKDOWN_BYTES, _utf8_size)
         payload = {"msgtype": "markdown", "markdown": {"content": content}}
     return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
 
@@ -225,7 +253,12 @@ def render_feishu(digest: Digest, *, keyword: str = "", max_body_bytes: int = FE
     head = "".join(f"*{_md(note)}*\n" for note in digest.notes)
     if not digest.items:
         head += f"{digest.summary}\n"
-    blocks = [_markdown_block(i, item, line_break="\n") for i, item in enumerate(digest.items, 1)]
+    def blocks(excerpt_lines: int | None) -> list[str]:
+        return [
+            _markdown_block(i, item, line_break="\n", excerpt_lines=excerpt_lines)
+            for i, item in enumerate(digest.items, 1)
+        ]
+
     tail = "\n" + digest.footer + (f"\n{keyword}" if keyword else "")
     recovered = {"recovery_succeeded", "monitor_recovered"}
     colour = "blue" if digest.test else "green" if all(i.kind in recovered for i in digest.items) else "red"
@@ -239,7 +272,7 @@ def render_feishu(digest: Digest, *, keyword: str = "", max_body_bytes: int = FE
         },
     }
     budget = max_body_bytes - FEISHU_SIGNING_RESERVE_BYTES - len(_json_bytes(payload))
-    text["content"], omitted = _fit(head, blocks, tail, budget, _json_string_size)
+    text["content"], omitted = _fit_trimming(head, blocks, tail, budget, _json_string_size)
     return Rendered(body=_json_bytes(payload), omitted=omitted, payload=payload)
 
 
@@ -256,13 +289,17 @@ def render_slack(digest: Digest) -> Rendered:
     if not digest.items:
         head.append(_slack_section(_slack_escape(digest.summary)))
     footer = _slack_context(_slack_escape(digest.footer))
-    sections = [_slack_section(_slack_item(i, item)) for i, item in enumerate(digest.items, 1)]
 
     def more(count: int) -> dict:
         return _slack_section(_more_line(count).strip())
 
     room_blocks = SLACK_MAX_BLOCKS - len(head) - 2  # the footer, and "… and N more" if needed
-    room_chars = SLACK_MAX_TOTAL_CHARS - sum(map(_slack_chars, [*head, footer, more(len(sections))]))
+    room_chars = SLACK_MAX_TOTAL_CHARS - sum(map(_slack_chars, [*head, footer, more(len(digest.items))]))
+    # Log excerpts are trimmed (then left out) before any incident is.
+    for level in EXCERPT_LEVELS:
+        sections = [_slack_section(_slack_item(i, item, level)) for i, item in enumerate(digest.items, 1)]
+        if len(sections) <= room_blocks and sum(map(_slack_chars, sections)) <= room_chars:
+            break
     kept: list[dict] = []
     for section in sections:
         if len(kept) == room_blocks or _slack_chars(section) > room_chars:
@@ -305,6 +342,9 @@ def _item(event: Event) -> DigestItem:
         facts.append(("Attempt", f"{event.attempt}{limit}"))
     if event.failures is not None:
         facts.append(("Failures in window", str(event.failures)))
+    if event.failure_class:
+        evidence = f": {_value(event.failure_line)}" if event.failure_line else ""
+        facts.append(("Failure class", f"{event.failure_class}{evidence}"))
     if event.detail:
         facts.append(("Detail", _value(event.detail)))
     facts.extend((label, _value(value)) for label, value in event.facts)
@@ -318,7 +358,27 @@ def _item(event: Event) -> DigestItem:
         facts=tuple(facts),
         ds_error=_value(event.ds_error),
         link=event.ui_url,
+        tasks=tuple(_task_lines(task) for task in event.failed_tasks),
     )
+
+
+def _task_lines(task: Mapping) -> TaskLines:
+    """``load (SQL) on 10.0.0.7:1234 · retries 1/1 · 2m 7s`` and the excerpt, line by line."""
+    parts = [f"{_value(task.get('name', ''))} ({_value(task.get('type', ''))})"]
+    if task.get("host"):
+        parts[0] += f" on {_value(task['host'])}"
+    parts.append(f"retries {task.get('retries', 0)}/{task.get('max_retries', 0)}")
+    seconds = task.get("duration_seconds")
+    if seconds is not None:
+        parts.append(_duration(int(seconds)))
+    excerpt = tuple(str(task.get("log_excerpt") or "").splitlines())
+    return TaskLines(summary=" · ".join(parts), excerpt=excerpt, link=str(task.get("ui_url") or ""))
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return " ".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n) or "0s"
 
 
 def _rate_key_subject(rate_key: str, events: Sequence[Event]) -> str:
@@ -355,7 +415,10 @@ def _md(text: str) -> str:
     return text.replace("<", "‹").replace(">", "›").replace("[", "(").replace("]", ")").replace("`", "'")
 
 
-def _markdown_block(number: int, item: DigestItem, *, line_break: str, colour: str = "") -> str:
+def _markdown_block(
+    number: int, item: DigestItem, *, line_break: str, colour: str = "", excerpt_lines: int | None = None
+) -> str:
+    """One incident; ``excerpt_lines`` caps each failed task's log excerpt (None: all of it)."""
     heading = f"**{number}. {_md(item.heading)}**"
     if colour:
         heading = f'<font color="{colour}">{heading}</font>'
@@ -364,6 +427,10 @@ def _markdown_block(number: int, item: DigestItem, *, line_break: str, colour: s
         lines.append(" · ".join(f"{label}: {_md(value)}" for label, value in item.facts))
     if item.ds_error:
         lines.append(f"DS error: {_md(item.ds_error)}")
+    for task in item.tasks:
+        link = f" [task]({task.link})" if task.link else ""
+        lines.append(f"Failed task: {_md(task.summary)}{link}")
+        lines.extend(f"> {_md(line)}" for line in _excerpt(task, excerpt_lines))
     if item.link:
         lines.append(f"[{_LINK_LABEL}]({item.link})")
     return line_break.join(lines) + "\n\n"
@@ -374,12 +441,19 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _slack_item(number: int, item: DigestItem) -> str:
+def _slack_item(number: int, item: DigestItem, excerpt_lines: int | None = None) -> str:
     lines = [f"*{number}. {_slack_escape(item.heading)}*"]
     if item.facts:
         lines.append(" · ".join(f"{label}: {_slack_escape(value)}" for label, value in item.facts))
     if item.ds_error:
         lines.append(f"DS error: {_slack_escape(item.ds_error)}")
+    for task in item.tasks:
+        lines.append(f"Failed task: {_slack_escape(task.summary)}")
+        shown = _excerpt(task, excerpt_lines)
+        if shown:
+            # Backticks cannot be escaped inside a Slack code block; a look-alike keeps it closed.
+            excerpt = "\n".join(_slack_escape(line).replace("```", "ʼʼʼ") for line in shown)
+            lines.append(f"```{excerpt}```")
     link = f"<{item.link.replace('|', '%7C').replace('>', '%3E')}|{_LINK_LABEL}>" if item.link else ""
     # The link is the most useful line: cut the text before it, never the link itself.
     text = _cut_chars("\n".join(lines), SLACK_MAX_TEXT_CHARS - len(link) - 1)
@@ -400,10 +474,11 @@ def _slack_chars(block: dict) -> int:
     return len(block["text"]["text"])
 
 
-def _plain_text(digest: Digest, max_bytes: int | None) -> tuple[str, int]:
-    head = digest.title + "\n" + "".join(note + "\n" for note in digest.notes)
-    if not digest.items:
-        head += digest.summary + "\n"
+def _excerpt(task: TaskLines, excerpt_lines: int | None) -> tuple[str, ...]:
+    return task.excerpt if excerpt_lines is None else task.excerpt[:excerpt_lines]
+
+
+def _plain_blocks(digest: Digest, excerpt_lines: int | None) -> list[str]:
     blocks = []
     for i, item in enumerate(digest.items, 1):
         lines = [f"\n{i}. {item.heading}"] + [f"   {label}: {value}" for label, value in item.facts]
@@ -411,13 +486,24 @@ def _plain_text(digest: Digest, max_bytes: int | None) -> tuple[str, int]:
             lines.append(f"   DS error: {item.ds_error}")
         if item.link:
             lines.append(f"   {item.link}")
+        for task in item.tasks:
+            lines.append(f"   Failed task: {task.summary}" + (f" {task.link}" if task.link else ""))
+            lines.extend(f"     | {line}" for line in _excerpt(task, excerpt_lines))
         blocks.append("\n".join(lines) + "\n")
+    return blocks
+
+
+def _plain_text(digest: Digest, max_bytes: int | None) -> tuple[str, int]:
+    head = digest.title + "\n" + "".join(note + "\n" for note in digest.notes)
+    if not digest.items:
+        head += digest.summary + "\n"
     tail = f"\n{digest.footer}"
     if max_bytes is None:
+        blocks = _plain_blocks(digest, None)
         shown = blocks[:EMAIL_MAX_ITEMS]
         omitted = len(blocks) - len(shown)
         return head + "".join(shown) + (_more_line(omitted) if omitted else "") + tail, omitted
-    return _fit(head, blocks, tail, max_bytes, _utf8_size)
+    return _fit_trimming(head, lambda level: _plain_blocks(digest, level), tail, max_bytes, _utf8_size)
 
 
 def _html(digest: Digest) -> str:
@@ -429,6 +515,11 @@ def _html(digest: Digest) -> str:
         cells = [f"<td>{esc(item.heading)}</td>"] + [f"<td>{esc(facts.get(c, ''))}</td>" for c in columns]
         extra = "; ".join(f"{k}: {v}" for k, v in item.facts if k not in columns)
         error = esc(item.ds_error) + (("<br>" if item.ds_error else "") + esc(extra) if extra else "")
+        for task in item.tasks:
+            link = f' <a href="{esc(task.link, quote=True)}">task</a>' if task.link else ""
+            error += f"<br>Failed task: {esc(task.summary)}{link}"
+            if task.excerpt:
+                error += "<pre>" + esc("\n".join(task.excerpt)) + "</pre>"
         cells.append(f"<td>{error}</td>")
         link = f'<a href="{esc(item.link, quote=True)}">{_LINK_LABEL}</a>' if item.link else ""
         cells.append(f"<td>{link}</td>")
@@ -455,6 +546,26 @@ def _html(digest: Digest) -> str:
 
 def _more_line(omitted: int) -> str:
     return f"\n… and {omitted} more\n"
+
+
+def _fit_trimming(
+    head: str,
+    blocks: Callable[[int | None], list[str]],
+    tail: str,
+    budget: int,
+    size: Callable[[str], int],
+) -> tuple[str, int]:
+    """:func:`_fit` with log excerpts trimmed first: the incident list outranks the log lines.
+
+    ``blocks(level)`` renders every item with at most ``level`` excerpt lines per task; the first
+    level whose blocks all fit whole is used, else the shortest one is fitted item by item.
+    """
+    fixed = size(head) + size(tail)
+    for level in EXCERPT_LEVELS:
+        rendered = blocks(level)
+        if fixed + sum(size(block) for block in rendered) <= budget:
+            return _fit(head, rendered, tail, budget, size)
+    return _fit(head, rendered, tail, budget, size)
 
 
 def _fit(head: str, blocks: list[str], tail: str, budget: int, size: Callable[[str], int]) -> tuple[str, int]:

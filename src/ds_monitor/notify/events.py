@@ -7,7 +7,7 @@ made twice, across sweeps and restarts (spec section 8).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
 EVENT_KINDS = (
@@ -17,6 +17,7 @@ EVENT_KINDS = (
     "recovery_succeeded",
     "recovery_failed",
     "recovery_exhausted",
+    "recovery_withheld",
     "missed_run",
     "stuck_running",
     "project_unreadable",
@@ -61,6 +62,12 @@ class Event:
     detail: str = ""
     # Extra (label, value) lines, for the digest's figures.
     facts: tuple[tuple[str, str], ...] = ()
+    # Why it failed (spec section 9): the failure class, the log line that decided it, and one
+    # mapping per failed task (name, type, host, retries, max_retries, duration_seconds,
+    # log_excerpt, ui_url), as ds_monitor.tasks.FailedTask.message_fields gives them.
+    failure_class: str = ""
+    failure_line: str = ""
+    failed_tasks: tuple[dict, ...] = field(default=(), hash=False)
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -123,4 +130,5 @@ class Event:
             if values.get(name) is not None:
                 values[name] = datetime.fromisoformat(values[name])
         values["facts"] = tuple((str(label), str(value)) for label, value in values.get("facts") or ())
+        values["failed_tasks"] = tuple(values.get("failed_tasks") or ())
         return cls(**values)

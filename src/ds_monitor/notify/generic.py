@@ -85,6 +85,9 @@ def _event_document(event: Event) -> dict:
         "ds_error": event.ds_error or None,
         "detail": event.detail or None,
         "link": event.ui_url or None,
+        "failure_class": event.failure_class or None,
+        "failure_line": event.failure_line or None,
+        "failed_tasks": [dict(task) for task in event.failed_tasks],
     }
 
 

@@ -58,6 +58,9 @@ _LIST_COLUMNS_30 = frozenset(
         "processInstanceStop",
     }
 )
+# Columns the 3.0/3.1 list leaves out but whose entity fields are Java ``int``s: they print the
+# primitive's default 0, never null (ProcessInstance 3.0.6/3.1.9).
+_LIST_PRIMITIVE_DEFAULTS_30 = {"maxTryTimes": 0, "timeout": 0, "tenantId": 0}
 
 
 def envelope(code: int = 0, msg: str = "success", data: Any = None) -> dict:
@@ -172,10 +175,11 @@ class Renderer:
             "scheduleReleaseState": schedule.release_state if schedule else None,
             "timeout": 0,
             "modifyBy": USER_NAME,
-            "warningGroupId": None,
+            # An ``Integer`` (null when unset) except in 3.1, where it is an ``int`` (0).
+            "warningGroupId": 0 if v.primitive_warning_group_id else None,
             "executionType": "PARALLEL",
         }
-        if v.has_tenant_on_definition:
+        if v.has_tenant_id:
             obj["tenantId"] = -1
             obj["tenantCode"] = "default"
         if v.has_project_code:
@@ -283,7 +287,6 @@ class Renderer:
                 "workerGroup": "default",
                 "environmentCode": -1,
                 "timeout": 0,
-                "tenantId": -1,
                 "varPool": None,
                 "nextProcessInstanceId": 0,
                 "dryRun": 0,
@@ -293,6 +296,8 @@ class Renderer:
                 "locations": None,
             }
         )
+        if v.has_tenant_id:
+            obj["tenantId"] = -1
         if v.has_state_history:
             obj["stateHistory"] = None
         if v.has_project_code:
@@ -302,7 +307,9 @@ class Renderer:
         if v.is_30:
             obj["processInstanceStop"] = i.state in ("STOP", "READY_STOP")
         if v.list_selects_subset and not detail:
-            obj = {k: (val if k in _LIST_COLUMNS_30 else None) for k, val in obj.items()}
+            obj = {
+                k: (val if k in _LIST_COLUMNS_30 else _LIST_PRIMITIVE_DEFAULTS_30.get(k)) for k, val in obj.items()
+            }
         return v.rename(obj)
 
     def task(self, t: TaskRecord, instance: InstanceRecord) -> dict:

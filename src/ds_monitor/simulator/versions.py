@@ -143,8 +143,9 @@ class Version:
     has_state_history: bool = True  # 3.1+
     has_project_code: bool = False  # 3.2+: instance/task projectCode, testFlag, embedded schedule
     has_block_fields: bool = True  # 3.0-3.2 ProcessInstance.blocked; gone in dev
-    has_tenant_on_definition: bool = False  # 3.0/3.1 definitions carry tenantId/tenantCode
+    has_tenant_id: bool = False  # 3.0/3.1: definitions carry tenantId/tenantCode, instances tenantId
     restarts_paused_tasks: bool = False  # 3.2: recover-from-failure also re-runs PAUSE tasks
+    primitive_warning_group_id: bool = False  # 3.1: ProcessDefinition.warningGroupId is an int, not Integer
 
     @property
     def definition_segment(self) -> str:
@@ -203,7 +204,7 @@ def _v30(name: str, date_filter: str) -> Version:
         unknown_path_needs_token=True,
         list_selects_subset=True,
         has_state_history=False,
-        has_tenant_on_definition=True,
+        has_tenant_id=True,
     )
 
 
@@ -239,7 +240,8 @@ VERSIONS: dict[str, Version] = {
         schedule_definition_required=True,
         unknown_path_needs_token=True,
         list_selects_subset=True,
-        has_tenant_on_definition=True,
+        has_tenant_id=True,
+        primitive_warning_group_id=True,
     ),
     "3.2.0": _v32("3.2.0", "start"),
     "3.2.1": _v32("3.2.1", "pageNo", total_page_null=True),

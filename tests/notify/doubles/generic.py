@@ -28,6 +28,9 @@ REQUIRED_EVENT_KEYS = {
     "ds_error",
     "detail",
     "link",
+    "failure_class",
+    "failure_line",
+    "failed_tasks",
 }
 
 
