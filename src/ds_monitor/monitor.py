@@ -51,7 +51,17 @@ from ds_monitor.recovery import (
     settle,
 )
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
-from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, ReadOnlyStore, StateStore
+from ds_monitor.state import (
+    DIGEST,
+    RATE_LIMIT,
+    RECOVERY,
+    SCHEDULE,
+    SILENCES,
+    STATE_FILES,
+    ReadOnlyStore,
+    StateStore,
+    Store,
+)
 from ds_monitor.tasks import MEMORY_KEY, Diagnosis, ExcerptLimits, FailureMemory, TaskReader
 from ds_monitor.triage import triage
 
@@ -265,7 +275,7 @@ class Monitor:
         self,
         config: Config,
         client,
-        store: StateStore,
+        store: Store,
         notifier: NotificationManager,
         *,
         api_metrics,

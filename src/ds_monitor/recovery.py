@@ -65,7 +65,7 @@ from ds_monitor.ds.models import (
     Instance,
 )
 from ds_monitor.errors import DSApiError, DSAuthError, DSError
-from ds_monitor.state import CURRENT_VERSION, RECOVERY, StateStore
+from ds_monitor.state import CURRENT_VERSION, RECOVERY, Store
 
 log = logging.getLogger("ds_monitor.recovery")
 
@@ -439,7 +439,7 @@ class RecoveryHandler:
     def __init__(
         self,
         client,
-        store: StateStore,
+        store: Store,
         policy: RecoveryPolicy,
         *,
         pending_timeout: timedelta = timedelta(minutes=30),

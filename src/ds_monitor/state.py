@@ -36,9 +36,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from ds_monitor.clock import utc_now
 from ds_monitor.errors import StateError
@@ -137,6 +138,26 @@ def pop_saved_at(where: str, data: dict, now: datetime, reported: set[str], key:
         "(clock stepped back, VM snapshot restored, or state from another host): its times from the "
         "future count as unknown, so the monitor looks rather than skips"
     )
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The one interface of the state backends: :class:`StateStore` (files in ``state_dir``) and
+    :class:`ds_monitor.zkstore.ZooKeeperStore` (``coordination.backend: zookeeper``).
+
+    ``load``/``save`` take a name of ``STATE_FILES``; ``locked`` is held while a sweep reads and
+    writes; ``snapshot`` never writes; ``warnings`` collects quarantine and clock messages.
+    """
+
+    warnings: list[str]
+
+    def load(self, name: str) -> dict: ...
+
+    def save(self, name: str, data: dict) -> None: ...
+
+    def locked(self) -> AbstractContextManager[None]: ...
+
+    def snapshot(self) -> dict[str, dict]: ...
 
 
 class StateStore:
@@ -385,13 +406,13 @@ def exclusive_run(state_dir: str | Path) -> Iterator[None]:
 
 
 class ReadOnlyStore:
-    """A view of a :class:`StateStore` that reads and locks like it but never writes.
+    """A view of a :class:`Store` that reads and locks like it but never writes.
 
     ``check --dry-run`` works on this: it must not mark runs as checked, missed runs as reported or
     follow-ups as announced, or the real run after it would skip them.
     """
 
-    def __init__(self, store: StateStore):
+    def __init__(self, store: Store):
         self._store = store
         self.warnings = store.warnings
 

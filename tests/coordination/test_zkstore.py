@@ -148,3 +148,10 @@ def test_writes_from_parallel_threads_of_one_store_never_conflict(leader):
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda n: store.save(RECOVERY, {"n": n}), range(40)))
     assert ZooKeeperStore(leader).load(RECOVERY)["n"] in range(40)
+
+
+def test_both_backends_have_the_one_store_interface(leader, tmp_path):
+    from ds_monitor.state import StateStore, Store
+
+    assert isinstance(ZooKeeperStore(leader), Store)
+    assert isinstance(StateStore(tmp_path), Store)
