@@ -35,11 +35,13 @@ from ds_monitor.ds.models import (
     Project,
     Schedule,
 )
-from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError, WatchingNothing
+from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError, StateError, WatchingNothing
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
+from ds_monitor.notify.ratelimit import normalise_state
 from ds_monitor.policy import TRANSIENT_ONLY, Rule, gate
 from ds_monitor.recovery import (
     IN_FLIGHT,
+    NOT_STARTED,
     FollowUp,
     RecoveryHandler,
     RecoveryOutcome,
@@ -61,6 +63,7 @@ from ds_monitor.state import (
     ReadOnlyStore,
     StateStore,
     Store,
+    update_document,
 )
 from ds_monitor.tasks import MEMORY_KEY, Diagnosis, ExcerptLimits, FailureMemory, TaskReader
 from ds_monitor.triage import triage
@@ -68,6 +71,8 @@ from ds_monitor.triage import triage
 log = logging.getLogger("ds_monitor.monitor")
 
 UNHEALTHY_AFTER_FAILED_SWEEPS = 3
+# Announced before the recovery step (see _sweep).
+EARLY_KINDS = frozenset({"failure_detected", "threshold_exceeded"})
 # The failure reason of a sweep that met a bug of ours rather than trouble with DS.
 INTERNAL_ERROR = "internal error"
 # Enough to overlap DS latency across projects without hammering the API server.
@@ -124,6 +129,19 @@ class SweepReport:
         return data
 
 
+@dataclass(frozen=True)
+class _Findings:
+    """What a sweep decided, saved in order by ``_commit``: the events into the outbox first, then
+    the schedule and journal marks that say they were found (a crash between the saves finds them
+    again next sweep, and the announcement memory drops the repeat)."""
+
+    events: list[Event]
+    schedule_state: dict
+    journal: dict
+    # Failures already in the outbox: announced before any recovery could change what DS shows.
+    announced_early: list[Event] = field(default_factory=list)
+
+
 class SweepInterrupted(Exception):
     """Shutdown was requested mid-sweep; raised between steps, after state of finished steps is saved."""
 
@@ -131,7 +149,12 @@ class SweepInterrupted(Exception):
 @dataclass
 class SweepHealth:
     """Consecutive failed sweeps, to raise ``monitor_unhealthy`` once and ``monitor_recovered`` once,
-    and the projects that could not be read, to raise ``project_readable`` when one can be again."""
+    and the projects that could not be read, to raise ``project_readable`` when one can be again.
+
+    The two counters are persisted with the announcement marks (the ``health`` part of the
+    notification state), so an outage is announced once and its end too, across restarts, reloads
+    and ``check`` beside ``run``.
+    """
 
     consecutive_failures: int = 0
     unhealthy: bool = False
@@ -148,6 +171,17 @@ class SweepHealth:
             del self.unreadable_projects[code]
         self.unreadable_projects.update(unreadable)
         return new, back
+
+    def restore(self, saved: object) -> None:
+        """Take the counters as saved (by an earlier run, or a ``check`` beside this one)."""
+        saved = saved if isinstance(saved, dict) else {}
+        failures = saved.get("consecutive_failures")
+        self.consecutive_failures = failures if isinstance(failures, int) and failures >= 0 else 0
+        self.unhealthy = saved.get("unhealthy") is True
+
+    def counters(self) -> dict:
+        """The counters to save."""
+        return {"consecutive_failures": self.consecutive_failures, "unhealthy": self.unhealthy}
 
     def record(self, ok: bool, *, at_once: bool = False) -> str | None:
         """Return the monitor event this sweep result causes, if any.
@@ -306,6 +340,8 @@ class Monitor:
         )
         self._secrets = secret_values(config)
         self.health = SweepHealth()
+        # Failed sweeps whose health could not be saved (the lock or a save failed); added on the next save.
+        self._unsaved_failures = 0
         # Created once: starting threads every sweep costs more than the work on small estates.
         self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_PROJECTS, thread_name_prefix="ds-monitor")
         self.stop_requested: Callable[[], bool] = lambda: False
@@ -328,36 +364,20 @@ class Monitor:
         report = SweepReport(started_at=now, role=self.role)
         self.api_metrics.reset()
         started = self.monotonic()
-        events: list[Event] = []
-        blind = False
         try:
             with self.store.locked(), _collector_paused():
-                events = self._sweep(now, report)
-        except SweepInterrupted:
-            report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
-            log.info("sweep interrupted by shutdown")
+                findings, ended = self._attempt(now, report)
+                self._commit(findings, ended, now, report)
         except MonitorError as err:
-            report.error = str(err)
-            report.error_reason = describe_failure(err)
-            blind = isinstance(err, WatchingNothing)
-            log.error("sweep failed: %s", err)
-        except Exception as err:  # noqa: BLE001 - a bug of ours must not end the daemon (spec 7)
-            report.error = f"{INTERNAL_ERROR} ({type(err).__name__}): {err}"
-            report.error_reason = INTERNAL_ERROR
-            log.exception("sweep failed with an internal error; the loop goes on at the next interval")
-        health_event = self.health.record(report.ok, at_once=blind)
-        held = self._inhibition(report.ok, health_event, now)
-        if health_event:
-            report.events.append(health_event)
-            detail = report.error or "sweeps succeed again"
-            log.warning("%s: %s", health_event, detail)
-            if health_event == "monitor_unhealthy" and not blind:
-                detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
-            events.append(Event(kind=health_event, detail=detail))
-        decided = list(events)
-        events = self._mute(events, now, report, held)
-        self._notify(events, now, report)
-        self._daily_digest(report, decided, now)
+            # The lock or a save failed: nothing of this sweep can be trusted to be recorded.
+            self._fail(report, err)
+            self._unsaved_failures += 1
+        if self.notifier.channels and not self.dry_run:
+            delivery = self.notifier.deliver(_StateDocument(self.store, RATE_LIMIT), now)
+            report.notifications.extend(_result_row(r) for r in delivery.results)
+            if delivery.errors and report.ok:
+                self._fail(report, StateError("; ".join(delivery.errors)))
+                self._unsaved_failures += 1
         if self.heartbeat is not None and report.ok:
             self.heartbeat.beat()
         report.api = self._api_figures(report)
@@ -383,7 +403,107 @@ class Monitor:
                 self.telemetry.notification(row["channel"], row["result"])
         return report
 
-    def _sweep(self, now: datetime, report: SweepReport) -> list[Event]:
+    def _attempt(self, now: datetime, report: SweepReport) -> tuple[_Findings | None, str]:
+        """The sweep proper, under the lock: its findings (None if it failed) and how it ended:
+        ``done``, ``interrupted`` (shutdown), ``failed`` or ``blind`` (the selection watches nothing)."""
+        try:
+            return self._sweep(now, report), "done"
+        except SweepInterrupted:
+            report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
+            log.info("sweep interrupted by shutdown")
+            return None, "interrupted"
+        except MonitorError as err:
+            self._fail(report, err)
+            return None, "blind" if isinstance(err, WatchingNothing) else "failed"
+        except Exception as err:  # noqa: BLE001 - a bug of ours must not end the daemon (spec 7)
+            report.error = f"{INTERNAL_ERROR} ({type(err).__name__}): {err}"
+            report.error_reason = INTERNAL_ERROR
+            log.exception("sweep failed with an internal error; the loop goes on at the next interval")
+            return None, "failed"
+
+    @staticmethod
+    def _fail(report: SweepReport, err: MonitorError) -> None:
+        if report.error is None:
+            report.error = str(err)
+            report.error_reason = describe_failure(err)
+        log.error("sweep failed: %s", err)
+
+    def _commit(self, findings: _Findings | None, ended: str, now: datetime, report: SweepReport) -> None:
+        """Record the sweep under the lock: its events into the outbox, then the marks, then health.
+
+        Every event goes into the outbox in the same save that marks it announced, before any send
+        (spec section 8), and before the schedule and journal marks that say it was found. Health
+        is recorded last, so a save that fails on the way makes this sweep a failed one.
+        """
+        if ended == "interrupted":
+            return
+        blind = ended == "blind"
+        # What this sweep does to the health, as far as known now: the inhibition depends on it.
+        held = self._inhibition(report.ok, self._health_change(report.ok, blind), now)
+        decided = findings.announced_early + findings.events if findings else []
+        if findings is not None:
+            try:
+                self._announce(findings.events, now, report, held)
+                self.store.save(SCHEDULE, self.tracker.forget_stale(findings.schedule_state, now))
+                self.store.save(RECOVERY, findings.journal)
+            except MonitorError as err:
+                self._fail(report, err)
+
+        def record(state: dict) -> tuple[str | None, dict]:
+            state = normalise_state(state)
+            self.health.restore(state["health"])
+            self.health.consecutive_failures += self._unsaved_failures
+            kind = self.health.record(report.ok, at_once=blind)
+            state["health"] = self.health.counters()
+            return kind, state
+
+        kind = update_document(self.store, RATE_LIMIT, record)
+        self._unsaved_failures = 0
+        if kind is not None:
+            # Announced through the outbox like any other event, after the save that records it.
+            health_event = self._health_event(kind, report, blind=blind)
+            decided.append(health_event)
+            self._announce([health_event], now, report, held)
+        self._daily_digest(report, decided, now)
+
+    def _health_change(self, ok: bool, blind: bool) -> str | None:
+        """The health event this sweep's result would cause, without recording it."""
+        probe = SweepHealth()
+        probe.restore(normalise_state(self.store.load(RATE_LIMIT))["health"])
+        probe.consecutive_failures += self._unsaved_failures
+        return probe.record(ok, at_once=blind)
+
+    def _announce(
+        self, events: list[Event], now: datetime, report: SweepReport, held=(), *, mute: bool = True
+    ) -> None:
+        """Mark ``events`` announced and put them in every channel's outbox, in one locked save.
+
+        Silences apply first (unless ``mute`` is off). With no channel enabled nothing is announced,
+        so nothing may be marked announced or counted against the rate limit either: enabling a
+        channel later must not silence incidents that nobody was told about.
+        """
+        if mute:
+            events = self._mute(events, now, report, held)
+        if not events or not self.notifier.channels or self.dry_run:
+            return
+
+        def enqueue(state: dict) -> tuple[list[NotificationResult], dict]:
+            results, warnings, state = self.notifier.enqueue(events, state, now)
+            report.warnings.extend(warnings)
+            return results, state
+
+        results = update_document(self.store, RATE_LIMIT, enqueue)
+        report.notifications.extend(_result_row(r) for r in results)
+
+    def _health_event(self, kind: str, report: SweepReport, *, blind: bool) -> Event:
+        report.events.append(kind)
+        detail = report.error or "sweeps succeed again"
+        log.warning("%s: %s", kind, detail)
+        if kind == "monitor_unhealthy" and not blind:
+            detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
+        return Event(kind=kind, detail=detail)
+
+    def _sweep(self, now: datetime, report: SweepReport) -> _Findings:
         deadline = self.monotonic() + self.config.monitor.timeout
         cfg = self.config.monitor
         report.ds_version = self.client.version
@@ -518,8 +638,14 @@ class Monitor:
                     )
                 )
             candidates_by_project[project.code] = found.candidates
-        self.store.save(SCHEDULE, self.tracker.forget_stale(schedule_state, now))
         self._withhold_silenced(candidates_by_project, names, def_by_code, now, report)
+        # What this sweep saw, for the silences' bookkeeping (muting starts below).
+        listed = {i.id: i for instances in instances_by_project.values() for i in instances}
+        self._seen_states = {i.id: i.state for i in listed.values()}
+        self._seen_fires = frozenset(
+            (i.definition_code, i.schedule_time.astimezone(timezone.utc)) for i in listed.values() if i.schedule_time
+        )
+        self._workflow_names = {code: d.name for code, d in def_by_code.items()}
 
         memory = self._diagnose(failed, rules, recovery_state, now, deadline, report)
         for project, inst in failed:
@@ -527,6 +653,11 @@ class Monitor:
             if diagnosis is not None:
                 report.failed_tasks.extend(task.report_row(inst.id) for task in diagnosis.tasks)
             events.append(self._instance_event("failure_detected", project, def_by_code, inst, diagnosis))
+        # Failures go into the outbox before any recover call: once DS runs the instance again, a
+        # restart after a crash here would find no failure left to announce.
+        early = [event for event in events if event.kind in EARLY_KINDS]
+        events = [event for event in events if event.kind not in EARLY_KINDS]
+        self._announce(early, now, report)
         recovery_state = self._recover(
             candidates_by_project,
             siblings_by_def,
@@ -540,14 +671,8 @@ class Monitor:
             rules=rules,
             memory=memory,
         )
-        listed = {i.id: i for instances in instances_by_project.values() for i in instances}
-        self._seen_states = {i.id: i.state for i in listed.values()}
-        self._seen_fires = frozenset(
-            (i.definition_code, i.schedule_time.astimezone(timezone.utc)) for i in listed.values() if i.schedule_time
-        )
-        self._workflow_names = {code: d.name for code, d in def_by_code.items()}
-        self._follow_up(recovery_state, now, names, def_by_code, events, listed, memory)
-        return events
+        journal = self._follow_up(recovery_state, now, names, def_by_code, events, listed, memory)
+        return _Findings(events, schedule_state, journal, early)
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -846,25 +971,11 @@ class Monitor:
                     "detail": outcome.detail,
                 }
             )
-            if outcome.result == "triggered":
-                events.append(
-                    Event(
-                        kind="recovery_triggered",
-                        project_code=outcome.project_code,
-                        project_name=names.get(outcome.project_code, ""),
-                        definition_code=outcome.definition_code,
-                        definition_name=_name(def_by_code, outcome.definition_code),
-                        instance_id=outcome.instance_id,
-                        attempt=outcome.attempt,
-                        max_attempts=self.recovery.limits.get(
-                            outcome.definition_code, self.config.retry.max_recovery_attempts
-                        ),
-                        detail=outcome.detail,
-                        ui_url=self.client.instance_ui_url(
-                            outcome.project_code, outcome.instance_id, outcome.definition_code
-                        ),
-                    )
-                )
+            if outcome.detail.startswith(NOT_STARTED):
+                # A person decides: said every sweep until someone does.
+                warning = f"instance {outcome.instance_id}: {outcome.detail}"
+                log.warning("%s", warning)
+                report.warnings.append(warning)
         return state
 
     def _follow_up(
@@ -876,17 +987,17 @@ class Monitor:
         events: list[Event],
         listed: dict[int, Instance],
         memory: FailureMemory,
-    ) -> None:
+    ) -> dict:
         def get_instance(project_code: int, instance_id: int) -> Instance:
             # This sweep's listing is fresh enough to see how a recovery ended; older ones are re-read.
             return listed.get(instance_id) or self.client.get_instance(project_code, instance_id)
 
         follow_ups, state = self.recovery.follow_up(get_instance, state, now)
-        self.store.save(RECOVERY, state)
         for item in follow_ups:
             event = self._follow_up_event(item, names, def_by_code)
             diagnosis = memory.latest(item.instance_id) if item.kind != "recovery_succeeded" else None
             events.append(_with_diagnosis(event, diagnosis))
+        return state
 
     def _follow_up_event(self, item: FollowUp, names, def_by_code) -> Event:
         return Event(
@@ -971,7 +1082,8 @@ class Monitor:
             return
         if day is not None:
             log.info("sending the daily digest for %s", day)
-            self._notify([digest.build(state, day, now)], now, report)
+            # Past the silences; the rate limit never holds a digest back.
+            self._announce([digest.build(state, day, now)], now, report, mute=False)
 
     def _inhibition(self, ok: bool, health_event: str | None, now: datetime) -> list[silences.Silence]:
         """When DS is back after ``monitor_unhealthy``, the silence that holds what the outage may explain."""
@@ -1017,29 +1129,6 @@ class Monitor:
             log.info("silence %s ended; the incidents it hid that are still open are announced now", silence_id)
         return muting.send
 
-    def _notify(self, events: list[Event], now: datetime, report: SweepReport) -> None:
-        """Dispatch every sweep, even without new events: carried-over sends go out with it.
-
-        The lock is held only to read and write the rate-limit file, not while channels are slow,
-        so ``status`` never waits on an SMTP timeout. With no channel enabled nothing is announced,
-        so nothing may be marked announced or counted against the rate limit either: enabling a
-        channel later must not silence incidents that nobody was told about.
-        """
-        if not self.notifier.channels:
-            return
-        try:
-            with self.store.locked():
-                state = self.store.load(RATE_LIMIT)
-            results, state = self.notifier.dispatch(events, state, now, dry_run=self.dry_run)
-            if not self.dry_run:
-                with self.store.locked():
-                    self.store.save(RATE_LIMIT, state)
-        except MonitorError as err:
-            report.warnings.append(f"notifications not sent: {err}")
-            log.error("notifications not sent: %s", err)
-            return
-        report.notifications.extend(_result_row(r) for r in results)
-
     def _api_figures(self, report: SweepReport) -> dict:
         figures = self.api_metrics.snapshot()
         return {
@@ -1083,6 +1172,17 @@ def _with_diagnosis(event: Event, diagnosis: Diagnosis | None) -> Event:
         failure_line=diagnosis.line or diagnosis.reason,
         failed_tasks=tuple(task.message_fields() for task in diagnosis.tasks),
     )
+
+
+class _StateDocument:
+    """One state file as the notifier's :class:`~ds_monitor.notify.manager.StateDocument`."""
+
+    def __init__(self, store: Store, name: str):
+        self._store = store
+        self._name = name
+
+    def update(self, change):
+        return update_document(self._store, self._name, change)
 
 
 def _result_row(result: NotificationResult) -> dict:

@@ -25,8 +25,9 @@ Journal (``recovery_state.json``, one record per instance id)::
         "detail": "...", "state": "FAILURE",
         "announce": [{"kind": "recovery_failed", "attempt": 1, "state": "FAILURE", "detail": "..."}]}}}
 
-``announce`` holds follow-ups found (by :meth:`RecoveryHandler.recover` or ``follow_up``) and not yet
-handed out; ``follow_up`` hands each out once and clears it.
+``announce`` holds announcements (the accepted call's ``recovery_triggered`` and the follow-ups)
+saved with the journal change that causes them and not yet in the notification outbox;
+``follow_up`` hands each out once and clears it in the journal its caller saves after the outbox.
 
 Crash points — a restarted monitor never recovers the same failure twice and never exceeds
 ``max_attempts``, because the intent is saved (atomically, :mod:`ds_monitor.state`) before the call:
@@ -64,7 +65,7 @@ from ds_monitor.ds.models import (
     SUCCESS_STATES,
     Instance,
 )
-from ds_monitor.errors import DSApiError, DSAuthError, DSError
+from ds_monitor.errors import DSApiError, DSAuthError, DSError, DSUnreachable
 from ds_monitor.state import CURRENT_VERSION, RECOVERY, Store
 
 log = logging.getLogger("ds_monitor.recovery")
@@ -72,6 +73,7 @@ log = logging.getLogger("ds_monitor.recovery")
 # Results of one candidate in a sweep (spec section 6 "recoveries"); RECOVER is decide()'s go-ahead.
 RECOVER = "recover"
 TRIGGERED = "triggered"
+UNKNOWN = "unknown"  # the call got no answer: DS may or may not have taken it (spec section 6)
 REJECTED = "rejected"
 SKIPPED_LIMIT = "skipped_limit"
 SKIPPED_STATE = "skipped_state"
@@ -86,8 +88,10 @@ STATUS_FAILED = "failed"  # ended without success; may be recovered again within
 STATUS_EXHAUSTED = "exhausted"
 STATUS_REJECTED = "rejected"  # DS refused; DS did nothing
 STATUS_GONE = "gone"  # the instance no longer exists in DS
+STATUS_NOT_SENT = "not_sent"  # the call never reached DS (refused at connect time, or 3.3 shows no trace)
 STATUSES = frozenset(
     {
+        STATUS_NOT_SENT,
         STATUS_UNKNOWN,
         STATUS_PENDING,
         STATUS_RUNNING,
@@ -102,7 +106,8 @@ STATUSES = frozenset(
 IN_FLIGHT = frozenset({STATUS_UNKNOWN, STATUS_PENDING, STATUS_RUNNING})
 AWAITING_PICKUP = frozenset({STATUS_UNKNOWN, STATUS_PENDING})
 
-# Follow-up kinds (spec section 8).
+# Announcement kinds the journal holds until they are in the outbox (spec section 8).
+RECOVERY_TRIGGERED = "recovery_triggered"
 RECOVERY_SUCCEEDED = "recovery_succeeded"
 RECOVERY_FAILED = "recovery_failed"
 RECOVERY_EXHAUSTED = "recovery_exhausted"
@@ -114,6 +119,15 @@ CODE_ALREADY_QUEUED = 50009
 CODE_NO_MASTER = 10025
 # "state does not allow it" in 3.0/3.1 (50006), 3.2 (50015) and 3.3 (10000): re-read, never parse msg.
 CODE_STATE_REFUSED = frozenset({50006, 50015, 10000})
+
+# What DS shows of a recover call it took (ds-api.md 4.7): 3.3 moves the instance to
+# SUBMITTED_SUCCESS before it answers, so a call without a trace on the next read never arrived;
+# 3.0/3.1 refuse a second command while one is queued (50009), so asking again is harmless there.
+# 3.2 shows nothing until a master starts the command and queues duplicates: it is never asked twice.
+ACCEPT_VISIBLE_AT_ONCE = frozenset({"3.3"})
+REPEAT_REFUSED_BY_DS = frozenset({"3.0", "3.1"})
+# The detail that starts a "the command was never started" outcome: a person decides (issue 16).
+NOT_STARTED = "recovery_not_started"
 
 # Journal entries outlive the failure window by this much (spec section 5).
 RETENTION_PAST_WINDOW = timedelta(days=7)
@@ -147,7 +161,7 @@ class FollowUp:
     instance_id: int
     project_code: int
     definition_code: int
-    kind: str  # recovery_succeeded | recovery_failed | recovery_exhausted
+    kind: str  # recovery_triggered | recovery_succeeded | recovery_failed | recovery_exhausted
     attempt: int
     max_attempts: int
     state: str
@@ -177,6 +191,7 @@ def decide(
     definition_online: bool | None,
     policy: RecoveryPolicy,
     now: datetime,
+    ds_version: str = "",
 ) -> tuple[str, str]:
     """``(RECOVER, detail)`` or ``(result, reason)`` for a freshly re-read candidate.
 
@@ -192,7 +207,7 @@ def decide(
         return SKIPPED_STATE, f"state is {instance.state} ({actor})"
     if instance.is_backfill:
         return SKIPPED_STATE, "backfill (COMPLEMENT_DATA): never recovered automatically"
-    waiting = _waiting_reason(record, instance, now)
+    waiting = _waiting_reason(record, instance, now, ds_version)
     if waiting:
         return SKIPPED_STATE, waiting
     if newer_active:
@@ -210,45 +225,90 @@ def decide(
     return RECOVER, plan
 
 
-def _waiting_reason(record: dict | None, instance: Instance, now: datetime) -> str | None:
-    """Why an earlier call still forbids a new one, or None. Only an unmoved ``runTimes`` holds."""
+def _waiting_reason(record: dict | None, instance: Instance, now: datetime, ds_version: str) -> str | None:
+    """Why an earlier call still forbids a new one, or None. Only an unmoved ``runTimes`` holds.
+
+    A command DS accepted is never sent again while ``runTimes`` has not moved, however long a
+    master takes (a second one would run the instance twice once masters catch up): past the hold
+    the outcome says ``recovery_not_started`` and a person decides. The same holds for a call
+    without an answer, except where DS itself refuses a repeat (3.0/3.1).
+    """
     if not record or not record.get("hold_until"):
         return None
-    if instance.run_times > record["run_times_before"] or now >= _parse(record["hold_until"]):
+    if instance.run_times > record["run_times_before"]:
         return None
     since, until = record["last_at"], record["hold_until"]
+    held = now < _parse(until)
     status = record["status"]
     if status == STATUS_PENDING:
+        if held:
+            return (
+                f"recovery pending since {since}: DS has not taken the command up yet "
+                f"(runTimes still {instance.run_times}); not asked again before {until}"
+            )
         return (
-            f"recovery pending since {since}: DS has not taken the command up yet "
-            f"(runTimes still {instance.run_times}); not asked again before {until}"
+            f"{NOT_STARTED}: DS accepted the recover command at {since} but no master has started it "
+            f"(runTimes still {instance.run_times}); not sent again: check the DS masters, then recover by hand"
         )
     if status == STATUS_UNKNOWN:
+        if held:
+            return (
+                f"recovery call at {since} may have reached DS (no answer recorded); "
+                f"waiting for the instance to show it, at most until {until}"
+            )
+        if ds_version in REPEAT_REFUSED_BY_DS:
+            return None
         return (
-            f"recovery call at {since} may have reached DS (no answer recorded); "
-            f"waiting for the instance to show it, at most until {until}"
+            f"{NOT_STARTED}: the recover call at {since} got no answer and DS shows no sign of it "
+            f"(runTimes still {instance.run_times}); DS may hold it queued, so it is not sent again: "
+            "check DS's command queue, then recover by hand"
         )
-    if status == STATUS_REJECTED:
+    if status == STATUS_REJECTED and held:
         return f"DS refused at {since} ({record.get('detail', '')}); next try after {until}"
     return None
 
 
-def settle(record: dict, instance: Instance, *, max_attempts: int) -> dict:
+def settle(record: dict, instance: Instance, *, max_attempts: int, ds_version: str = "") -> dict:
     """The journal record after looking at the instance again; the same object if nothing changed.
 
     An in-flight recovery counts as taken up once ``runTimes`` moved or the state left FAILURE
     (3.3 answers with SUBMITTED_SUCCESS at once). When it ends, a follow-up is queued in ``announce``.
+    A call without an answer is resolved here: taken up, it is announced as triggered now; on 3.3,
+    no trace means it never arrived, and the attempt it was counted as is given back.
     """
     if record["status"] not in IN_FLIGHT:
         return record
     before = record["run_times_before"]
     if instance.run_times <= before and instance.state == FAILURE:
+        if record["status"] == STATUS_UNKNOWN and ds_version in ACCEPT_VISIBLE_AT_ONCE:
+            return {
+                **record,
+                "status": STATUS_NOT_SENT,
+                "attempts": max(record["attempts"] - 1, 0),
+                "hold_until": None,
+                "last_result": STATUS_NOT_SENT,
+                "detail": (
+                    f"the call of {record['last_at']} never reached DS {ds_version}: the instance shows no trace"
+                ),
+            }
         return record
+    announce = list(record.get("announce", []))
+    if record["status"] == STATUS_UNKNOWN:
+        # The call had no answer, so nothing announced it; now DS shows it was taken.
+        announce.append(
+            {
+                "kind": RECOVERY_TRIGGERED,
+                "attempt": record["attempts"],
+                "state": instance.state,
+                "detail": f"DS took up the recover call of {record['last_at']} that had no answer",
+            }
+        )
     if instance.state in ACTIVE_STATES:
         if record["status"] == STATUS_RUNNING and record.get("state") == instance.state:
             return record
         return {
             **record,
+            "announce": announce,
             "status": STATUS_RUNNING,
             "state": instance.state,
             "last_result": TRIGGERED,
@@ -266,10 +326,7 @@ def settle(record: dict, instance: Instance, *, max_attempts: int) -> dict:
     else:
         status, kind = STATUS_FAILED, RECOVERY_FAILED
         detail = f"ended {instance.state} (attempt {attempt} of {max_attempts})"
-    announce = [
-        *record.get("announce", []),
-        {"kind": kind, "attempt": attempt, "state": instance.state, "detail": detail},
-    ]
+    announce.append({"kind": kind, "attempt": attempt, "state": instance.state, "detail": detail})
     return {
         **record,
         "status": status,
@@ -337,7 +394,7 @@ def _record_problem(record: object) -> str | None:
 def _is_announcement(item: object) -> bool:
     return (
         isinstance(item, dict)
-        and item.get("kind") in (RECOVERY_SUCCEEDED, RECOVERY_FAILED, RECOVERY_EXHAUSTED)
+        and item.get("kind") in (RECOVERY_TRIGGERED, RECOVERY_SUCCEEDED, RECOVERY_FAILED, RECOVERY_EXHAUSTED)
         and isinstance(item.get("attempt"), int)
         and isinstance(item.get("state"), str)
     )
@@ -394,8 +451,13 @@ def recovery_status(state: dict, now: datetime) -> list[dict]:
 def _describe(record: dict, now: datetime) -> str:
     status, detail = record["status"], record["detail"]
     hold = record["hold_until"]
-    if status in AWAITING_PICKUP and hold and now >= _parse(hold):
-        return f"{status}, overdue since {hold}: the next sweep may recover it again"
+    if status == STATUS_PENDING and hold and now >= _parse(hold):
+        return f"{status}, not started since {hold} ({NOT_STARTED}): not sent again, a person decides"
+    if status == STATUS_UNKNOWN and hold and now >= _parse(hold):
+        return (
+            f"{status}, no trace since {hold}: asked again where DS refuses a repeat (3.0/3.1), "
+            f"else {NOT_STARTED} and a person decides"
+        )
     return f"{status}: {detail}" if detail else status
 
 
@@ -459,6 +521,9 @@ class RecoveryHandler:
     def _policy(self, definition_code: int) -> RecoveryPolicy:
         limit = self.limits.get(definition_code)
         return self.policy if limit is None else replace(self.policy, max_attempts=limit)
+
+    def _ds_version(self) -> str:
+        return str(getattr(self.client, "version", "") or "")
 
     def recover(
         self,
@@ -549,13 +614,14 @@ class RecoveryHandler:
         record = entries.get(key)
         policy = self._policy(candidate.definition_code)
         if record:
-            settled = settle(record, candidate, max_attempts=policy.max_attempts)
+            settled = settle(record, candidate, max_attempts=policy.max_attempts, ds_version=self._ds_version())
             if settled is not record:
                 record = self._set(journal, settled)
         # The listing is seconds old: when it already rules the recovery out (pending, limit,
         # backfill, newer run), re-reading would cost a DS call per candidate and sweep for nothing.
         verdict, detail = decide(
-            candidate, record, newer_active=newer_active, definition_online=online, policy=policy, now=now
+            candidate, record, newer_active=newer_active, definition_online=online, policy=policy, now=now,
+            ds_version=self._ds_version(),
         )
         if verdict not in (RECOVER, DRY_RUN):
             return outcome(attempts_so_far(record, candidate), verdict, detail)
@@ -573,11 +639,12 @@ class RecoveryHandler:
             return outcome(attempts_so_far(record, candidate), SKIPPED_STATE, f"re-read failed: {err}")
 
         if record:
-            settled = settle(record, fresh, max_attempts=policy.max_attempts)
+            settled = settle(record, fresh, max_attempts=policy.max_attempts, ds_version=self._ds_version())
             if settled is not record:
                 record = self._set(journal, settled)
         verdict, detail = decide(
-            fresh, record, newer_active=newer_active, definition_online=online, policy=policy, now=now
+            fresh, record, newer_active=newer_active, definition_online=online, policy=policy, now=now,
+            ds_version=self._ds_version(),
         )
         used = attempts_so_far(record, fresh)
         if verdict == DRY_RUN:
@@ -614,16 +681,28 @@ class RecoveryHandler:
             else:
                 self._drop(journal, key)
             raise
-        except DSError as err:
-            # ActionOutcomeUnknown and friends: the call may have reached DS. Never call again blindly.
-            detail = (
-                f"no answer from DS ({err}): the recovery may be under way; not asked again until "
-                f"the instance shows it or {intent['hold_until']}"
+        except DSUnreachable as err:
+            # Refused at connect time, DNS, TLS before the request: it never left, DS did nothing.
+            detail = f"not sent ({err}): DS did nothing; tried again next sweep"
+            self._put(
+                journal,
+                {**intent, "attempts": used, "status": STATUS_NOT_SENT, "hold_until": None,
+                 "last_result": STATUS_NOT_SENT, "detail": detail},
             )
+            return outcome(used, SKIPPED_STATE, detail)
+        except DSError as err:
+            # ActionOutcomeUnknown and friends: the call may have reached DS. Never call again blindly:
+            # the next sweep re-reads the instance first. Not announced until it shows what happened.
+            detail = f"no answer from DS ({err}); checking next sweep"
             self._put(journal, {**intent, "last_result": "no_answer", "detail": detail})
-            return outcome(attempt, TRIGGERED, detail)
+            return outcome(attempt, UNKNOWN, detail)
         detail = f"DS accepted the recover command ({detail})"
-        self._put(journal, {**intent, "status": STATUS_PENDING, "last_result": TRIGGERED, "detail": detail})
+        announce = [
+            *intent["announce"],
+            {"kind": RECOVERY_TRIGGERED, "attempt": attempt, "state": fresh.state, "detail": detail},
+        ]
+        accepted = {**intent, "status": STATUS_PENDING, "last_result": TRIGGERED, "detail": detail}
+        self._put(journal, {**accepted, "announce": announce})
         return outcome(attempt, TRIGGERED, detail)
 
     def _refusal(
@@ -680,7 +759,11 @@ class RecoveryHandler:
     def follow_up(
         self, get_instance: Callable[[int, int], Instance], state: dict, now: datetime
     ) -> tuple[list[FollowUp], dict]:
-        """Re-read every recovery not yet ended; return each ended one once, and the journal (saved)."""
+        """Re-read every recovery not yet ended; hand out each announcement once, with the journal.
+
+        The caller saves the journal only after the announcements are in the outbox: until then a
+        crash leaves them here, to be handed out again.
+        """
         journal = normalise_journal(state)
         for key in sorted(journal["instances"], key=int):
             record = journal["instances"][key]
@@ -696,7 +779,10 @@ class RecoveryHandler:
                 continue
             # Derived from what DS shows, so it is saved once below rather than per record.
             journal["instances"][key] = settle(
-                record, instance, max_attempts=self._policy(record["definition_code"]).max_attempts
+                record,
+                instance,
+                max_attempts=self._policy(record["definition_code"]).max_attempts,
+                ds_version=self._ds_version(),
             )
 
         follow_ups = []
@@ -717,9 +803,7 @@ class RecoveryHandler:
                 )
             if record["announce"]:
                 journal["instances"][key] = {**record, "announce": []}
-        journal = prune_journal(journal, now, self.window)
-        self.store.save(RECOVERY, journal)
-        return follow_ups, journal
+        return follow_ups, prune_journal(journal, now, self.window)
 
     def _set(self, journal: dict, record: dict) -> dict:
         """Change a record in memory only (derived facts; saved with the next intent or at the end)."""

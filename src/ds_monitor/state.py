@@ -39,13 +39,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ds_monitor.clock import utc_now
 from ds_monitor.errors import StateError
 from ds_monitor.timestamps import is_future, parse_stamp
 
 log = logging.getLogger("ds_monitor.state")
+T = TypeVar("T")
 
 RECOVERY = "recovery_state.json"
 RATE_LIMIT = "notification_rate_limit.json"
@@ -427,3 +428,13 @@ class ReadOnlyStore:
 
     def save(self, name: str, data: dict) -> None:
         """Nothing is written."""
+
+
+def update_document(store: Store, name: str, change: Callable[[dict], tuple[T, dict]]) -> T:
+    """Read-modify-write ``name`` of any store under its lock; ``change(content)`` returns
+    ``(result, new content)``. The decision and its record are one step, so two processes never
+    both act on one reading (a read-only store runs the change and writes nothing)."""
+    with store.locked():
+        result, data = change(store.load(name))
+        store.save(name, data)
+    return result

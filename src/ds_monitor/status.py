@@ -12,6 +12,7 @@ from ds_monitor.backends import command_store, location, uses_zookeeper
 from ds_monitor.config import Config
 from ds_monitor.maintenance import overview
 from ds_monitor.notify import rate_limit_status
+from ds_monitor.notify.outbox import outbox_status
 from ds_monitor.recovery import recovery_status
 from ds_monitor.schedule import schedule_status
 from ds_monitor.silences import describe, listing
@@ -46,6 +47,7 @@ def _status(config: Config, now: datetime, store, coordination: dict) -> dict:
         "recovery": recovery_status(files.get(RECOVERY, {}), now),
         "failures": failures_status(files.get(RECOVERY, {})),
         "rate_limit": rate_limit_status(files.get(RATE_LIMIT, {}), now, config.notification.rate_limit),
+        "outbox": outbox_status(files.get(RATE_LIMIT, {})),
         "schedule": schedule_status(files.get(SCHEDULE, {}), now),
         "silences": [describe(s, now) for s in listing(files.get(SILENCES, {}), now)],
         "maintenance": overview(config.maintenance, now),
@@ -72,6 +74,7 @@ def render_status(status: dict) -> str:
         render_table("recovery", status["recovery"]),
         render_table("failed tasks", status["failures"]),
         render_table("rate limit", status["rate_limit"]),
+        render_table("outbox (messages a channel still owes)", status["outbox"]),
         render_table("schedule", status["schedule"]),
         render_table("silences", status["silences"]),
         render_table("maintenance windows", status["maintenance"]),

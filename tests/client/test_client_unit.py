@@ -315,6 +315,26 @@ def test_rows_added_while_paging_are_followed_and_deduplicated(mock):
     assert served == [1, 2]
 
 
+def test_rows_deleted_between_pages_are_read_again_so_none_slips_past(mock):
+    rows = instance_rows(250)
+    served = []
+
+    def callback(request):
+        page_no = int(query_of(request)["pageNo"])
+        if len(served) == 1:  # after the first page, 5 rows of it are deleted: the rest shift up by 5
+            del rows[10:15]
+        start = (page_no - 1) * 100
+        served.append(page_no)
+        body = page(rows[start : start + 100], total=len(rows), page_no=page_no, page_size=100, shape="pageNo")
+        return 200, {}, json.dumps(envelope(body))
+
+    mock.add_callback(responses.GET, f"{BASE}/projects/5/process-instances", callback=callback)
+    ids = [i.id for i in make_client().list_instances(5)]
+    # A single pass would miss rows 101-105 (shifted onto page 1 after it was read).
+    assert sorted(ids) == sorted(row["id"] for row in rows) and len(ids) == 245
+    assert served == [1, 2, 3, 1, 2, 3]
+
+
 def test_rows_deleted_while_paging_stop_at_empty_page(mock):
     def callback(request):
         page_no = int(query_of(request)["pageNo"])

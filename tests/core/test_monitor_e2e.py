@@ -223,7 +223,8 @@ def test_dry_run_leaves_no_trace_for_the_real_run(sim, tmp_path):
 def test_without_channels_nothing_is_marked_announced(sim, tmp_path):
     one_failure(sim)
     make_monitor(make_config(sim, tmp_path), senders=[]).sweep(NOW)
-    assert not (tmp_path / "notification_rate_limit.json").exists()
+    state = json.loads((tmp_path / "notification_rate_limit.json").read_text())
+    assert state["announced"] == {} and state["rate"] == {} and state["outbox"] == {}
     sender = RecordingSender()
     make_monitor(make_config(sim, tmp_path), senders=[sender]).sweep(NOW + minutes(1))
     assert "failure_detected" in [item.kind for d in sender.digests for item in d.items]

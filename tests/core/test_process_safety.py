@@ -117,7 +117,11 @@ def test_sigkill_at_random_moments_never_recovers_twice(make_ds_sim, tmp_path):
         per_instance[key] = per_instance.get(key, 0) + 1
     doubles = {k: n for k, n in per_instance.items() if n > 1}
     assert doubles == {}, f"double recoveries: {doubles}"
-    assert set(per_instance) == {str(i) for i in ids}
+    # A kill between the journaled intent and the request leaves "unknown": on 3.2 nobody can tell
+    # it from a queued command, so it waits (spec 3.5: never a second command blindly).
+    journal = json.loads((tmp_path / "state" / "recovery_state.json").read_text())["instances"]
+    waiting = {k for k, r in journal.items() if r["status"] == "unknown" and r["last_result"] == "intent"}
+    assert set(per_instance) | waiting == {str(i) for i in ids}
     assert_state_files_valid(tmp_path / "state")
 
 

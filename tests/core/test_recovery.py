@@ -19,7 +19,7 @@ from ds_monitor.ds.models import (
     SUCCESS,
     Instance,
 )
-from ds_monitor.errors import ActionOutcomeUnknown, DSApiError, DSAuthError
+from ds_monitor.errors import ActionOutcomeUnknown, DSApiError, DSAuthError, DSUnreachable
 from ds_monitor.recovery import (
     FollowUp,
     RecoveryHandler,
@@ -39,6 +39,18 @@ T0 = datetime(2024, 6, 1, 2, 0, tzinfo=timezone.utc)
 NOW = datetime(2024, 6, 1, 3, 0, tzinfo=timezone.utc)
 TIMEOUT = timedelta(minutes=30)
 
+
+
+def follow_up(handler, read, state, now):
+    """Follow-ups as the monitor takes them: the journal is saved once they are in the outbox."""
+    follow, journal = handler.follow_up(read, state, now)
+    handler.store.save(RECOVERY, journal)
+    return follow, journal
+
+
+def ended(follow):
+    """The follow-ups that tell how a recovery ended (the accepted call's announcement left out)."""
+    return [f for f in follow if f.kind != "recovery_triggered"]
 
 def failed(
     instance_id: int = 4711,
@@ -167,7 +179,11 @@ POLICY = RecoveryPolicy(max_attempts=3)
             failed(),
             record("pending", hold=NOW),
             {},
-            ("recover", "attempt 2 of 3"),
+            (
+                "skipped_state",
+                "recovery_not_started: DS accepted the recover command at 2024-06-01T02:55:00+00:00 but no "
+                "master has started it (runTimes still 1); not sent again: check the DS masters, then recover by hand",
+            ),
             id="pending-timeout-passed",
         ),
         pytest.param(
@@ -300,7 +316,7 @@ def test_decide(instance, rec, kwargs, expected):
             record("unknown"),
             failed(state=RUNNING_EXECUTION, run_times=2),
             "running",
-            None,
+            "recovery_triggered",  # not announced while nobody knew; now DS shows it
             False,
             id="unknown-confirmed",
         ),
@@ -562,8 +578,9 @@ def test_no_answer_is_never_repeated_until_the_instance_shows_it(tmp_path):
     ds.no_answer = True
     handler = handler_for(ds, tmp_path)
     outcomes, _ = sweep(handler, ds, NOW)
-    assert outcomes[0].result == "triggered" and "no answer from DS" in outcomes[0].detail
+    assert outcomes[0].result == "unknown" and "no answer from DS" in outcomes[0].detail
     assert journal_on_disk(tmp_path)["4711"]["status"] == "unknown"
+    assert journal_on_disk(tmp_path)["4711"]["announce"] == []  # never "Recovery triggered" for an unknown
 
     ds.no_answer = False
     outcomes, _ = sweep(handler, ds, NOW + timedelta(minutes=10))
@@ -571,26 +588,49 @@ def test_no_answer_is_never_repeated_until_the_instance_shows_it(tmp_path):
     assert ds.calls == [4711]
 
     ds.master_pickup()  # the lost call had reached DS after all
-    follow, state = handler.follow_up(ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=11))
-    assert follow == [] and state["instances"]["4711"]["status"] == "running"
+    follow, state = follow_up(handler, ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=11))
+    assert [(f.kind, f.attempt) for f in follow] == [("recovery_triggered", 1)]
+    assert state["instances"]["4711"]["status"] == "running"
     ds.set(4711, state=FAILURE)
-    follow, _ = handler.follow_up(ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=20))
-    assert [(f.kind, f.attempt) for f in follow] == [("recovery_failed", 1)]
+    follow, _ = follow_up(handler, ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=20))
+    assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_failed", 1)]
     outcomes, _ = sweep(handler, ds, NOW + timedelta(minutes=21))
     assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
 
 
-def test_a_lost_request_is_asked_again_after_the_timeout_and_counted(tmp_path):
-    ds = FakeDS("3.2", failed())
+@pytest.mark.parametrize(
+    ("version", "again"),
+    [("3.1", (2, "triggered")), ("3.2", (1, "skipped_state")), ("3.3", (1, "triggered"))],
+)
+def test_a_lost_request_is_asked_again_only_where_ds_can_tell(tmp_path, version, again):
+    """3.3 shows an accepted call at once: no trace on the next read means it never arrived, and the
+    attempt is given back. 3.0/3.1 refuse a repeat while a command is queued: asking again after the
+    hold is harmless. 3.2 can neither: a person decides (recovery_not_started)."""
+    ds = FakeDS(version, failed())
     ds.drop_request = True
     handler = handler_for(ds, tmp_path)
-    sweep(handler, ds, NOW)
+    outcomes, _ = sweep(handler, ds, NOW)
+    assert outcomes[0].result == "unknown"
     ds.drop_request = False
-    outcomes, _ = sweep(handler, ds, NOW + TIMEOUT - timedelta(seconds=1))
-    assert outcomes[0].result == "skipped_state" and ds.calls == [4711]
-    outcomes, _ = sweep(handler, ds, NOW + TIMEOUT)
-    assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
-    assert ds.calls == [4711, 4711]
+    soon = NOW + timedelta(minutes=1)
+    outcomes, _ = sweep(handler, ds, soon) if version == "3.3" else sweep(handler, ds, NOW + TIMEOUT)
+    assert (outcomes[0].attempt, outcomes[0].result) == again
+    if version == "3.2":
+        assert outcomes[0].detail.startswith("recovery_not_started") and ds.calls == [4711]
+    else:
+        assert ds.calls == [4711, 4711]
+
+
+def test_a_request_refused_at_connect_time_is_not_an_attempt(tmp_path):
+    ds = FakeDS("3.2", failed())
+    ds.on_call = lambda _id: (_ for _ in ()).throw(DSUnreachable("connection refused"))
+    handler = handler_for(ds, tmp_path)
+    outcomes, _ = sweep(handler, ds, NOW)
+    assert (outcomes[0].attempt, outcomes[0].result) == (0, "skipped_state") and "not sent" in outcomes[0].detail
+    assert journal_on_disk(tmp_path)["4711"]["attempts"] == 0
+    ds.on_call = None
+    outcomes, _ = sweep(handler, ds, NOW + timedelta(minutes=1))
+    assert (outcomes[0].attempt, outcomes[0].result) == (1, "triggered")
 
 
 def crash_before_intent(ds, tmp_path):
@@ -639,20 +679,30 @@ def test_a_restart_after_a_crash_never_recovers_twice(tmp_path, arrange, ds_acte
     if arrange is crash_before_intent:
         assert (outcomes[0].attempt, outcomes[0].result) == (1, "triggered")
         return
+    if version == "3.3" and not ds_acted:
+        # 3.3 shows a call it took at once: no trace means it never arrived; made now, as attempt 1.
+        assert (outcomes[0].attempt, outcomes[0].result) == (1, "triggered")
+        assert len(ds.calls) == calls_before + 1
+        return
     assert len(ds.calls) == calls_before, "a call that may have happened was repeated"
     assert outcomes[0].result == "skipped_state"
 
     if ds_acted:
         ds.master_pickup()
         ds.set(4711, state=FAILURE)
-        follow, _ = restarted.follow_up(ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(minutes=5))
-        assert [(f.kind, f.attempt) for f in follow] == [("recovery_failed", 1)]
+        follow, _ = follow_up(restarted, ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(minutes=5))
+        assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_failed", 1)]
     outcomes, _ = sweep(restarted, ds, NOW + TIMEOUT + timedelta(minutes=1))
+    if version == "3.2" and not ds_acted:
+        # 3.2 cannot tell a call that never arrived from a queued command: never sent again.
+        assert outcomes[0].result == "skipped_state" and outcomes[0].detail.startswith("recovery_not_started")
+        assert len(ds.calls) == calls_before
+        return
     assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
     ds.master_pickup()
     ds.set(4711, state=FAILURE)
-    follow, _ = restarted.follow_up(ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(hours=2))
-    assert [(f.kind, f.attempt) for f in follow] == [("recovery_exhausted", 2)]
+    follow, _ = follow_up(restarted, ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(hours=2))
+    assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_exhausted", 2)]
     outcomes, _ = sweep(restarted, ds, NOW + timedelta(hours=3))
     assert outcomes[0].result == "skipped_limit"
     assert len(ds.calls) == 2  # never more than max_attempts calls that may have acted
@@ -668,18 +718,23 @@ def test_v32_duplicate_command_is_never_queued_while_pending(tmp_path):
         assert outcomes[0].detail.startswith("recovery pending since 2024-06-01T03:00:00+00:00")
     assert ds.queued == [4711] and ds.calls == [4711]
     ds.master_pickup()
-    follow, state = handler.follow_up(ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=6))
-    assert follow == [] and state["instances"]["4711"]["status"] == "running"
+    follow, state = follow_up(handler, ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=6))
+    assert ended(follow) == [] and state["instances"]["4711"]["status"] == "running"
 
 
-def test_v31_repeat_after_timeout_gets_50009_and_waits(tmp_path):
-    ds = FakeDS("3.1", failed())
+@pytest.mark.parametrize("version", ["3.1", "3.2"])
+def test_an_accepted_command_not_started_is_never_sent_again(tmp_path, version):
+    """No master takes the command (3.0-3.2 queue it): past the hold the outcome says so, and a
+    second command, which would run the instance twice once a master comes, is never sent."""
+    ds = FakeDS(version, failed())
     handler = handler_for(ds, tmp_path)
     sweep(handler, ds, NOW)
-    outcomes, _ = sweep(handler, ds, NOW + TIMEOUT)
-    assert (outcomes[0].attempt, outcomes[0].result) == (2, "rejected")
-    assert "already queued" in outcomes[0].detail
-    assert journal_on_disk(tmp_path)["4711"]["attempts"] == 1
+    for minutes in (31, 90, 600):
+        outcomes, _ = sweep(handler, ds, NOW + timedelta(minutes=minutes))
+        assert outcomes[0].result == "skipped_state" and outcomes[0].detail.startswith("recovery_not_started")
+    assert ds.calls == [4711]
+    [row] = recovery_status(handler.store.load(RECOVERY), NOW + timedelta(hours=10))
+    assert "not started since" in row["outcome"]
 
 
 def test_v33_submitted_at_once_then_succeeded_reported_once(tmp_path):
@@ -687,13 +742,13 @@ def test_v33_submitted_at_once_then_succeeded_reported_once(tmp_path):
     handler = handler_for(ds, tmp_path)
     _, state = sweep(handler, ds, NOW)
     assert ds.instances[4711].state == SUBMITTED_SUCCESS
-    follow, state = handler.follow_up(ds.get_instance, state, NOW)
-    assert follow == [] and state["instances"]["4711"]["status"] == "running"
+    follow, state = follow_up(handler, ds.get_instance, state, NOW)
+    assert ended(follow) == [] and state["instances"]["4711"]["status"] == "running"
 
     outcomes, state = sweep(handler, ds, NOW + timedelta(minutes=1), state=state)  # a stale candidate list
     assert outcomes[0].detail == "state is SUBMITTED_SUCCESS (our recovery is under way)"
     ds.set(4711, state=SUCCESS)
-    follow, state = handler.follow_up(ds.get_instance, state, NOW + timedelta(minutes=2))
+    follow, state = follow_up(handler, ds.get_instance, state, NOW + timedelta(minutes=2))
     assert follow == [
         FollowUp(
             instance_id=4711,
@@ -706,7 +761,7 @@ def test_v33_submitted_at_once_then_succeeded_reported_once(tmp_path):
             detail="ended SUCCESS",
         )
     ]
-    assert handler.follow_up(ds.get_instance, state, NOW + timedelta(minutes=3))[0] == []
+    assert follow_up(handler, ds.get_instance, state, NOW + timedelta(minutes=3))[0] == []
     assert ds.calls == [4711]
 
 
@@ -718,9 +773,9 @@ def test_failure_seen_by_recover_first_is_still_followed_up(tmp_path):
     ds.set(4711, state=FAILURE)
     outcomes, state = sweep(handler, ds, NOW + timedelta(minutes=5), state=state)
     assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
-    follow, state = handler.follow_up(ds.get_instance, state, NOW + timedelta(minutes=5))
-    assert [(f.kind, f.attempt) for f in follow] == [("recovery_failed", 1)]
-    assert handler.follow_up(ds.get_instance, state, NOW + timedelta(minutes=6))[0] == []
+    follow, state = follow_up(handler, ds.get_instance, state, NOW + timedelta(minutes=5))
+    assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_failed", 1)]
+    assert follow_up(handler, ds.get_instance, state, NOW + timedelta(minutes=6))[0] == []
 
 
 def test_journal_lost_limit_comes_from_ds(tmp_path):
@@ -776,8 +831,8 @@ def test_follow_up_of_a_deleted_instance_and_of_a_read_error(tmp_path):
             raise DSApiError(10116, "query process instance by id error")  # 3.0's unknown id
         return ds.get_instance(project_code, instance_id)
 
-    follow, state = handler.follow_up(read, state, NOW)
-    assert follow == []
+    follow, state = follow_up(handler, read, state, NOW)
+    assert ended(follow) == []
     assert state["instances"]["1"]["status"] == "gone"
     assert state["instances"]["2"]["status"] == "gone"
 
@@ -790,8 +845,8 @@ def test_follow_up_keeps_following_after_a_transient_error(tmp_path):
     def read(project_code, instance_id):
         raise DSApiError(10113, "query process instance list paging error")
 
-    follow, state = handler.follow_up(read, state, NOW)
-    assert follow == [] and state["instances"]["4711"]["status"] == "pending"
+    follow, state = follow_up(handler, read, state, NOW)
+    assert ended(follow) == [] and state["instances"]["4711"]["status"] == "pending"
 
 
 # -- journal housekeeping -------------------------------------------------------------------------
@@ -852,7 +907,8 @@ def test_recovery_status_rows():
             "attempts": 1,
             "last_result": "triggered",
             "last_at": "2024-06-01T02:29:00+00:00",
-            "outcome": "pending, overdue since 2024-06-01T02:59:00+00:00: the next sweep may recover it again",
+            "outcome": "pending, not started since 2024-06-01T02:59:00+00:00 (recovery_not_started): not sent "
+            "again, a person decides",
         },
     ]
     assert recovery_status({}, NOW) == []

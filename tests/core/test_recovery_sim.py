@@ -34,6 +34,13 @@ class DyingClient:
         raise Crash
 
 
+def follow_up(handler, read, state, now):
+    """Follow-ups as the monitor takes them: the journal is saved once they are in the outbox."""
+    follow, journal = handler.follow_up(read, state, now)
+    handler.store.save(RECOVERY, journal)
+    return follow, journal
+
+
 @pytest.fixture
 def estate(make_ds_sim, request):
     """(sim, client, project code, failed instance id) for the version in ``request.param``."""
@@ -57,7 +64,7 @@ def handler(client, tmp_path, **policy) -> RecoveryHandler:
 def sweep(h: RecoveryHandler, client, project, instance, now):
     candidate = client.get_instance(project, instance)
     outcomes, _ = h.recover(project, [candidate], newer_active=set(), now=now, state=h.store.load(RECOVERY))
-    follow_ups, _ = h.follow_up(client.get_instance, h.store.load(RECOVERY), now)
+    follow_ups, _ = follow_up(h, client.get_instance, h.store.load(RECOVERY), now)
     return outcomes, follow_ups
 
 
@@ -77,12 +84,13 @@ def test_v32_one_command_while_no_master_then_failed_then_succeeded(estate, tmp_
     sim.finish_instance(instance, "FAILURE")
     outcomes, follow = sweep(h, client, project, instance, DS_NOW + timedelta(minutes=10))
     assert [(o.attempt, o.result) for o in outcomes] == [(2, "triggered")]
-    assert [(f.kind, f.attempt) for f in follow] == [("recovery_failed", 1)]
+    assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_failed", 1)]
 
     sim.master_pickup()
     sim.finish_instance(instance, "SUCCESS")
-    follow, _ = h.follow_up(client.get_instance, h.store.load(RECOVERY), DS_NOW + timedelta(minutes=20))
-    assert [(f.kind, f.attempt, f.state) for f in follow] == [("recovery_succeeded", 2, "SUCCESS")]
+    follow, _ = follow_up(h, client.get_instance, h.store.load(RECOVERY), DS_NOW + timedelta(minutes=20))
+    ended = [(f.kind, f.attempt, f.state) for f in follow if f.kind != "recovery_triggered"]
+    assert ended == [("recovery_succeeded", 2, "SUCCESS")]
     assert sim.count_calls("POST", EXECUTE) == 2
 
 
@@ -91,7 +99,7 @@ def test_v33_submitted_success_at_once(estate, tmp_path):
     sim, client, project, instance = estate
     h = handler(client, tmp_path)
     outcomes, follow = sweep(h, client, project, instance, DS_NOW)
-    assert outcomes[0].result == "triggered" and follow == []
+    assert outcomes[0].result == "triggered" and [(f.kind, f.attempt) for f in follow] == [("recovery_triggered", 1)]
     assert sim.get_instance(instance)["state"] == "SUBMITTED_SUCCESS"
     assert h.store.load(RECOVERY)["instances"][str(instance)]["status"] == "running"
     outcomes, _ = sweep(h, client, project, instance, DS_NOW + timedelta(minutes=1))
@@ -104,13 +112,16 @@ def test_answer_lost_after_apply_is_not_repeated(estate, tmp_path):
     sim, client, project, instance = estate
     sim.inject("drop_after_apply", path_contains=EXECUTE, method="POST")
     h = handler(client, tmp_path)
-    outcomes, _ = sweep(h, client, project, instance, DS_NOW)
-    assert outcomes[0].result == "triggered" and "no answer from DS" in outcomes[0].detail
-    outcomes, _ = sweep(h, client, project, instance, DS_NOW + timedelta(minutes=5))
+    outcomes, follow = sweep(h, client, project, instance, DS_NOW)
+    assert outcomes[0].result == "unknown" and "no answer from DS" in outcomes[0].detail
+    told = [f.kind for f in follow]
+    outcomes, follow = sweep(h, client, project, instance, DS_NOW + timedelta(minutes=5))
     assert outcomes[0].result == "skipped_state"
+    told += [f.kind for f in follow]
     sim.master_pickup()
     _, follow = sweep(h, client, project, instance, DS_NOW + timedelta(minutes=6))
-    assert follow == []
+    told += [f.kind for f in follow]
+    assert told == ["recovery_triggered"]  # once DS shows it took the call, never before
     assert h.store.load(RECOVERY)["instances"][str(instance)]["status"] == "running"
     assert sim.count_calls("POST", EXECUTE) == 1
 

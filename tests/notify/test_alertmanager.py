@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 
 from ds_monitor.config import AlertmanagerConfig, NotificationConfig, RateLimitConfig
-from ds_monitor.notify import NotificationManager, send_test_messages
+from ds_monitor.notify import send_test_messages
 from ds_monitor.notify.events import Event
 from tests.notify.conftest import T0
+from tests.notify.dispatch import Manager
 from tests.notify.doubles.alertmanager import AlertmanagerDouble
 
 
@@ -26,7 +27,7 @@ class Sweeps:
             rate_limit=RateLimitConfig(**limits),
             alertmanager=AlertmanagerConfig(enabled=True, url=double.base_url + "/", resend_minutes=5),
         )
-        self.manager = NotificationManager(config, sleep=lambda s: None)
+        self.manager = Manager(config, sleep=lambda s: None)
         self.clock, self.state = clock, {}
 
     def at(self, minutes, events=()):
@@ -152,7 +153,7 @@ def test_a_deposed_leader_posts_nothing_to_alertmanager(am, clock):
         raise CoordinationError("not the leader any more")
 
     sender = FencedSender(AlertmanagerSender(AlertmanagerConfig(enabled=True, url=am.base_url)), fence)
-    manager = NotificationManager(NotificationConfig(), senders=[sender], sleep=lambda s: None)
+    manager = Manager(NotificationConfig(), senders=[sender], sleep=lambda s: None)
     results, state = manager.dispatch([failed(1)], {}, T0)
     assert [r.result for r in results] == ["failed"] and am.requests == []
     assert state["alertmanager"]["alertmanager"] is None  # nothing recorded as posted

@@ -112,7 +112,8 @@ def test_hundreds_of_incidents_fit_20_kb_with_the_keyword_kept(feishu_double, cl
     assert len(rendered.body) <= FEISHU_MAX_BODY_BYTES and rendered.omitted > 0
     content = rendered.payload["card"]["elements"][0]["text"]["content"]
     assert f"… and {rendered.omitted} more" in content and content.endswith(FEISHU_KEYWORD)
-    assert sender_for(feishu_double, clock).send(digest) == f"{rendered.omitted} items left out to fit the size limit"
+    sent = sender_for(feishu_double, clock).send(digest)
+    assert sent.omitted == rendered.omitted and sent.note == f"{rendered.omitted} items left out to fit the size limit"
 
 
 def test_unknown_token_is_a_config_error_and_the_token_is_not_shown(feishu_double, clock):

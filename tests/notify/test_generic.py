@@ -139,10 +139,10 @@ def test_body_is_compact_utf8_json(receiver):
 
 def test_manager_carries_events_past_a_429_and_sends_them_after_the_block(receiver):
     from ds_monitor.config import NotificationConfig
-    from ds_monitor.notify import NotificationManager
+    from tests.notify.dispatch import Manager
 
     config = NotificationConfig(webhook=WebhookConfig(enabled=True, url=receiver.url, secret=HOOK_SECRET))
-    manager = NotificationManager(config, sleep=lambda seconds: None)
+    manager = Manager(config, sleep=lambda seconds: None)
     receiver.per_minute = 0
     results, state = manager.dispatch([failure()], {}, T0)
     assert [(r.channel, r.result) for r in results] == [("webhook", "failed")]

@@ -6,7 +6,7 @@ import pytest
 
 from ds_monitor.config import EmailConfig
 from ds_monitor.errors import NotifyError
-from ds_monitor.notify.builder import build_digest, build_test_digest
+from ds_monitor.notify.builder import Sent, build_digest, build_test_digest
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.mail import EmailSender
 from tests.notify.conftest import T0
@@ -57,7 +57,7 @@ def failure_event():
 @pytest.mark.parametrize("smtp", list(MODES), indirect=True)
 def test_one_multipart_message_to_every_to_and_cc(smtp, tls):
     sender = EmailSender(settings(smtp.port, smtp.mode), ssl_context=tls["client"])
-    assert sender.send(build_digest([failure_event()], {}, T0)) == ""
+    assert sender.send(build_digest([failure_event()], {}, T0)) == Sent()
     [received] = smtp.received
     assert received.mail_from == "monitor@example.com"
     assert received.rcpt_tos == ["ops@example.com", "dev@example.com", "lead@example.com"]
@@ -116,7 +116,7 @@ def test_connection_refused_is_retryable():
 def test_partial_refusal_is_sent_and_names_the_refused_address(smtp):
     smtp.refuse = {"dev@example.com"}
     note = EmailSender(settings(smtp.port, "plain")).send(build_test_digest(T0))
-    assert note == "refused by the server for dev@example.com (550)"
+    assert note == Sent(note="refused by the server for dev@example.com (550)")
     assert smtp.received[0].rcpt_tos == ["ops@example.com", "lead@example.com"]
 
 

@@ -1,4 +1,6 @@
-"""NotificationManager end to end: real doubles for all three channels, injected clocks and sleep."""
+"""NotificationManager end to end: real doubles for all three channels, injected clocks and sleep.
+
+Each dispatch is what a sweep does: enqueue into the outbox (the caller saves), then deliver."""
 
 import json
 import logging
@@ -10,14 +12,15 @@ import pytest
 
 from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, RateLimitConfig, WeWorkConfig
 from ds_monitor.errors import NotifyError
-from ds_monitor.notify import NotificationManager, send_test_messages
+from ds_monitor.notify import send_test_messages
 from ds_monitor.notify.dingtalk import DingTalkSender
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.mail import EmailSender
-from ds_monitor.notify.manager import MAX_PENDING_PER_CHANNEL
+from ds_monitor.notify.outbox import MAX_ITEMS_PER_CHANNEL, owed
 from ds_monitor.notify.transport import TransportLimiter
 from ds_monitor.notify.wecom import WeComSender
 from tests.notify.conftest import KEYWORD, SECRET, T0, TOKEN, WECOM_KEY
+from tests.notify.dispatch import Manager, restart
 from tests.notify.doubles.smtp import SmtpDouble, free_port
 
 LIMIT = RateLimitConfig(max_per_window=6, window_hours=24)
@@ -85,8 +88,8 @@ def failure(i, definition=1):
     )
 
 
-def restart(state):
-    return json.loads(json.dumps(state))
+def owed_keys(state, channel):
+    return [item.key for item in owed(restart(state), channel)]
 
 
 def outcome(results):
@@ -100,7 +103,7 @@ def test_one_grouped_message_per_channel(channels, dingtalk_double, wecom_double
         failure(2, definition=2),
         Event("recovery_triggered", definition_code=1, instance_id=1, attempt=1, max_attempts=3),
     ]
-    results, state = NotificationManager(config, senders=senders()).dispatch(events, {}, T0)
+    results, state = Manager(config, senders=senders()).dispatch(events, {}, T0)
     assert len(results) == 9 and {r.result for r in results} == {"sent"}
     assert {(r.channel, r.event, r.incident_key) for r in results} >= {("email", "recovery_triggered", "1:1")}
     assert len(dingtalk_double.accepted) == len(wecom_double.accepted) == len(smtp.received) == 1
@@ -111,8 +114,8 @@ def test_one_grouped_message_per_channel(channels, dingtalk_double, wecom_double
 
 def test_dedup_across_dispatches_and_a_restart(channels, dingtalk_double):
     config, senders = channels
-    _, state = NotificationManager(config, senders=senders()).dispatch([failure(1)], {}, T0)
-    results, state = NotificationManager(config, senders=senders()).dispatch(
+    _, state = Manager(config, senders=senders()).dispatch([failure(1)], {}, T0)
+    results, state = Manager(config, senders=senders()).dispatch(
         [failure(1)], restart(state), T0 + timedelta(minutes=1)
     )
     assert results == []
@@ -123,7 +126,7 @@ def test_rate_limit_over_ten_dispatches_and_the_suppressed_count_in_the_next_mes
     channels, dingtalk_double
 ):
     config, senders = channels
-    manager = NotificationManager(config, senders=senders()[:1])
+    manager = Manager(config, senders=senders()[:1])
     state: dict = {}
     per_dispatch = []
     for i in range(10):
@@ -140,7 +143,7 @@ def test_rate_limit_over_ten_dispatches_and_the_suppressed_count_in_the_next_mes
 
 def test_never_suppressed_kinds_go_out_when_the_limit_is_reached(channels, dingtalk_double):
     config, senders = channels
-    manager = NotificationManager(
+    manager = Manager(
         NotificationConfig(rate_limit=RateLimitConfig(1, 24)), senders=senders()[:1]
     )
     _, state = manager.dispatch([failure(1)], {}, T0)
@@ -152,21 +155,10 @@ def test_never_suppressed_kinds_go_out_when_the_limit_is_reached(channels, dingt
     assert "Recovery attempts exhausted" in dingtalk_double.accepted[-1]["markdown"]["text"]
 
 
-def test_dry_run_sends_nothing_reports_nothing_and_keeps_the_state(channels, dingtalk_double, smtp):
-    config, senders = channels
-    _, state = NotificationManager(config, senders=senders()).dispatch([failure(1)], {}, T0)
-    before = restart(state)
-    results, after = NotificationManager(config, senders=senders()).dispatch(
-        [failure(2)], state, T0 + timedelta(minutes=1), dry_run=True
-    )
-    assert results == [] and after == before
-    assert len(dingtalk_double.requests) == 1 and len(smtp.received) == 1
-
-
 def test_a_slow_channel_fails_on_its_own_timeout_and_the_others_are_sent(channels, wecom_double):
     config, senders = channels
     wecom_double.fault = ("hang",)
-    results, _ = NotificationManager(config, senders=senders(wecom_timeout=(1, 0.3))).dispatch(
+    results, _ = Manager(config, senders=senders(wecom_timeout=(1, 0.3))).dispatch(
         [failure(1)], {}, T0
     )
     assert outcome(results) == [("dingtalk", "sent"), ("email", "sent"), ("wework", "failed")]
@@ -178,7 +170,7 @@ def test_channels_are_sent_concurrently(channels, dingtalk_double, wecom_double)
     config, senders = channels
     wecom_double.fault = ("hang",)
     slow_first = [senders()[1], senders()[0]]
-    manager = NotificationManager(config, senders=slow_first)
+    manager = Manager(config, senders=slow_first)
     done = {}
     worker = threading.Thread(target=lambda: done.update(r=manager.dispatch([failure(1)], {}, T0)))
     worker.start()
@@ -194,7 +186,7 @@ def test_retryable_failures_are_retried_with_backoff(channels, dingtalk_double):
     config, senders = channels
     dingtalk_double.fault, dingtalk_double.fail_times = ("status", 502), 2
     sleeps = Sleeps()
-    results, _ = NotificationManager(config, senders=senders()[:1], sleep=sleeps).dispatch(
+    results, _ = Manager(config, senders=senders()[:1], sleep=sleeps).dispatch(
         [failure(1)], {}, T0
     )
     assert [r.result for r in results] == ["sent"]
@@ -206,17 +198,19 @@ def test_configuration_errors_are_not_retried_nor_carried(channels, wecom_double
     sender = WeComSender(
         WeWorkConfig(enabled=True, webhook_url=wecom_double.webhook("wrong-key")), timeout=(1, 2)
     )
-    manager = NotificationManager(config, senders=[sender], sleep=Sleeps())
+    manager = Manager(config, senders=[sender], sleep=Sleeps())
     results, state = manager.dispatch([failure(1)], {}, T0)
     assert [r.result for r in results] == ["failed"] and "93000" in results[0].detail
-    assert state["pending"] == [] and len(wecom_double.requests) == 1
+    assert owed_keys(state, "wework") == [] and len(wecom_double.requests) == 1
+    [refusal] = state["outbox"]["wework"]["refused"]
+    assert refusal["key"] == "1:1|failure_detected" and "93000" in refusal["reason"]
 
 
 def test_robot_block_defers_and_coalesces_into_the_next_message(channels, dingtalk_double, clock):
     config, senders = channels
     # Another system sharing the robot has used it up: DingTalk answers 130101.
     dingtalk_double.robots[TOKEN].blocked_until = clock() + 600
-    manager = NotificationManager(config, senders=senders()[:1], sleep=Sleeps())
+    manager = Manager(config, senders=senders()[:1], sleep=Sleeps())
     results, state = manager.dispatch([failure(1)], {}, T0)
     assert [r.result for r in results] == ["failed"] and "130101" in results[0].detail
 
@@ -234,26 +228,26 @@ def test_robot_block_defers_and_coalesces_into_the_next_message(channels, dingta
     ]
     text = dingtalk_double.accepted[0]["markdown"]["text"]
     assert all(f"wf1-{i}" in text for i in (1, 2, 3))
-    assert state["pending"] == []
+    assert owed_keys(state, "dingtalk") == []
 
 
 def test_a_channel_that_was_down_gets_the_carried_events_later(channels, smtp, tls):
     config, senders = channels
     down = EmailSender(replace(config.email, smtp_port=free_port()), ssl_context=tls["client"])
-    results, state = NotificationManager(config, senders=[down], sleep=Sleeps()).dispatch(
+    results, state = Manager(config, senders=[down], sleep=Sleeps()).dispatch(
         [failure(1)], {}, T0
     )
     assert [r.result for r in results] == ["failed"] and "cannot connect" in results[0].detail
-    assert [item["channels"] for item in state["pending"]] == [["email"]]
+    assert owed_keys(state, "email") == ["1:1|failure_detected"]
 
     live = senders()[2]
-    results, state = NotificationManager(config, senders=[live]).dispatch(
+    results, state = Manager(config, senders=[live]).dispatch(
         [failure(2)], restart(state), T0 + timedelta(minutes=1)
     )
     assert sorted((r.incident_key, r.result) for r in results) == [("1:1", "sent"), ("1:2", "sent")]
     [received] = smtp.received
     assert "wf1-1" in received.message.get_body(("plain",)).get_content()
-    assert state["pending"] == []
+    assert owed_keys(state, "email") == []
 
 
 def test_a_crashing_sender_is_reported_not_raised(channels):
@@ -265,7 +259,7 @@ def test_a_crashing_sender_is_reported_not_raised(channels):
         def send(self, digest):
             raise RuntimeError("boom at https://x/send?access_token=abc")
 
-    results, _ = NotificationManager(config, senders=[Broken()]).dispatch([failure(1)], {}, T0)
+    results, _ = Manager(config, senders=[Broken()]).dispatch([failure(1)], {}, T0)
     assert [r.result for r in results] == ["failed"]
     assert "RuntimeError" in results[0].detail and "abc" not in results[0].detail
 
@@ -275,7 +269,7 @@ def test_no_secret_in_results_or_logs(channels, dingtalk_double, wecom_double, c
     config, senders = channels
     dingtalk_double.fault = ("status", 500)
     wecom_double.fault = ("close",)
-    results, state = NotificationManager(config, senders=senders(), sleep=Sleeps()).dispatch(
+    results, state = Manager(config, senders=senders(), sleep=Sleeps()).dispatch(
         [failure(1)], {}, T0
     )
     exposed = caplog.text + json.dumps([r.__dict__ for r in results]) + json.dumps(state)
@@ -306,7 +300,7 @@ def test_a_robot_near_its_limit_is_paced_not_skipped(channels, dingtalk_double):
         limiter.record_send(sender.destination, sender.limits, T0 - timedelta(seconds=58))
     state = {"version": 1, "transport": limiter.to_dict(T0)}
     sleeps = Sleeps()
-    results, state = NotificationManager(config, senders=[sender], sleep=sleeps).dispatch(
+    results, state = Manager(config, senders=[sender], sleep=sleeps).dispatch(
         [failure(1)], state, T0
     )
     assert [r.result for r in results] == ["sent"]
@@ -331,17 +325,17 @@ class Flaky:
 
 def test_carried_events_are_capped_per_channel(channels):
     config, _ = channels
-    flaky = Flaky()
-    manager = NotificationManager(config, senders=[flaky], sleep=Sleeps())
-    _, state = manager.dispatch([failure(i, definition=i) for i in range(250)], {}, T0)
-    assert len(state["pending"]) == MAX_PENDING_PER_CHANNEL
+    manager = Manager(config, senders=[Flaky()], sleep=Sleeps())
+    _, state = manager.dispatch([failure(i, definition=i) for i in range(MAX_ITEMS_PER_CHANNEL + 50)], {}, T0)
+    assert len(owed_keys(state, "flaky")) == MAX_ITEMS_PER_CHANNEL
 
 
-def test_carried_events_expire_with_the_rate_window(channels):
+def test_owed_items_outlive_the_rate_window_and_go_out_when_the_channel_is_back(channels):
     config, _ = channels
     flaky = Flaky()
-    manager = NotificationManager(config, senders=[flaky], sleep=Sleeps())
+    manager = Manager(config, senders=[flaky], sleep=Sleeps())
     _, state = manager.dispatch([failure(1)], {}, T0)
     flaky.down = False
     results, state = manager.dispatch([failure(2)], restart(state), T0 + timedelta(hours=24, seconds=1))
-    assert [r.incident_key for r in results] == ["1:2"]
+    assert [r.incident_key for r in results] == ["1:1", "1:2"]
+    assert owed_keys(state, "flaky") == []

@@ -7,10 +7,11 @@ import pytest
 from ds_monitor.cli import main
 from ds_monitor.config import Route, load_config
 from ds_monitor.errors import ConfigError
-from ds_monitor.notify import NotificationManager, build_senders
+from ds_monitor.notify import build_senders
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.routes import channels_for, declared_channels, describe, route
 from tests.notify.conftest import T0, TOKEN
+from tests.notify.dispatch import Manager
 from tests.notify.doubles.dingtalk import DingTalkDouble, Robot
 
 CHANNELS = {"team-a": "dingtalk", "team-b": "dingtalk", "email": "email", "webhook": "webhook"}
@@ -112,7 +113,7 @@ def test_named_entries_are_parsed_enabled_and_masked(config_file):
 
 def test_two_robots_for_two_teams_each_get_their_projects(config_file, robots):
     notification = load_config(str(config_file), environ={}, dotenv_path=None).config.notification
-    manager = NotificationManager(notification, sleep=lambda s: None)
+    manager = Manager(notification, sleep=lambda s: None)
     events = [event(project="finance-dw", code=1), event(project="marketing", code=2), event("monitor_unhealthy")]
     results, _ = manager.dispatch(events, {}, T0)
     assert sorted((r.channel, r.incident_key) for r in results if r.result == "sent") == [
@@ -129,7 +130,7 @@ def test_two_robots_for_two_teams_each_get_their_projects(config_file, robots):
 def test_suppressed_events_are_reported_only_on_their_routes(config_file, robots):
     notification = load_config(str(config_file), environ={}, dotenv_path=None).config.notification
     notification = replace(notification, rate_limit=replace(notification.rate_limit, max_per_window=1))
-    manager = NotificationManager(notification, sleep=lambda s: None)
+    manager = Manager(notification, sleep=lambda s: None)
     _, state = manager.dispatch([event(project="finance-dw", code=1)], {}, T0)
     again = Event("failure_detected", project_name="finance-dw", definition_code=1, instance_id=2)
     results, _ = manager.dispatch([again], state, T0)

@@ -90,7 +90,7 @@ def test_a_digest_too_long_for_wecom_is_truncated_and_accepted(wecom_double):
         )
         for i in range(30)
     ]
-    note = sender_for(wecom_double).send(build_digest(events, {}, T0))
-    assert "items left out" in note
+    sent = sender_for(wecom_double).send(build_digest(events, {}, T0))
+    assert "items left out" in sent.note and 0 < sent.omitted < 30
     [payload] = wecom_double.accepted
     assert "… and " in payload["markdown"]["content"]

@@ -51,6 +51,8 @@ from ds_monitor.metrics import ApiMetrics
 from ds_monitor.zones import parse_zone
 
 log = logging.getLogger(__name__)
+# Passes over a paged listing whose rows are deleted while it is read (see _all_pages).
+MAX_PAGING_PASSES = 3
 
 # 500 is included: DS answers business errors as HTTP 200, so a 500 is an unhandled server fault,
 # and repeating an idempotent read after one is harmless.
@@ -393,10 +395,29 @@ class DSClient:
             raise DSProtocolError(f"DS user time zone: {err} ({where})") from err
 
     def _all_pages(self, template: str, *, pc: int, params: dict[str, Any]) -> list[Any]:
-        """Rows of every page, counted from ``total`` (totalPage is null on 3.2.1; pageNo is an offset)."""
+        """Rows of every page, counted from ``total`` (totalPage is null on 3.2.1; pageNo is an offset).
+
+        Offset paging over a list that changes underneath: an added row shifts rows to later pages
+        (followed, duplicates are dropped later), a deleted one shifts rows to earlier pages, so a row
+        can slip past the boundary unread. When ``total`` fell between two pages the listing is read
+        again, and after MAX_PAGING_PASSES unsettled passes every row seen in any pass is kept:
+        a row that vanished is harmless (recovery re-reads it), one never read is a missed failure.
+        """
+        seen: list[Any] = []
+        for _ in range(MAX_PAGING_PASSES):
+            rows, settled = self._one_pass(template, pc=pc, params=params)
+            if settled:
+                return rows
+            seen.extend(rows)
+            log.debug("rows deleted while paging GET %s: reading the listing again", template.format(pc=pc))
+        return seen
+
+    def _one_pass(self, template: str, *, pc: int, params: dict[str, Any]) -> tuple[list[Any], bool]:
+        """(rows of every page, True unless ``total`` fell while the pages were read)."""
         where = f"GET {template.format(pc=pc)}"
         rows: list[Any] = []
         page_no, pages = 1, 1
+        totals: list[int] = []
         while page_no <= pages:
             data = self._call(
                 "GET", template, pc=pc, params={**params, "pageNo": page_no, "pageSize": wire.PAGE_SIZE}
@@ -406,14 +427,15 @@ class DSClient:
             total = data.get("total")
             if isinstance(total, bool) or not isinstance(total, int) or total < 0:
                 raise DSProtocolError(f"DS page has no valid 'total': {total!r} ({where})")
+            totals.append(total)
             page_rows = self._expect_list(data.get("totalList"), where)
             rows.extend(page_rows)
             if not page_rows:
-                break  # rows deleted while paging: fewer remain than the first total promised
+                break  # fewer rows remain than the first total promised
             # Rows added while paging raise the total; follow them (duplicates are dropped later).
             pages = max(pages, pages_needed(total, wire.PAGE_SIZE))
             page_no += 1
-        return rows
+        return rows, totals == sorted(totals)
 
     @staticmethod
     def _expect_list(value: Any, where: str) -> list[Any]:

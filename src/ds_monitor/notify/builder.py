@@ -111,6 +111,7 @@ class EmailContent:
     subject: str
     text: str
     html: str
+    omitted: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,15 @@ class ChatMentions:
     mobiles: tuple[str, ...] = ()
     user_ids: tuple[str, ...] = ()
     at_all: bool = False
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A channel took the message: a note for the report, and how many of the digest's last items
+    were left out to fit its size limit (they stay owed and go with the next message)."""
+
+    note: str = ""
+    omitted: int = 0
 
 
 @dataclass(frozen=True)
@@ -314,8 +324,8 @@ def render_slack(digest: Digest) -> Rendered:
 
 def render_email(digest: Digest) -> EmailContent:
     """Subject, plain text and HTML (every DS value escaped) of the e-mail."""
-    text, _ = _plain_text(digest, max_bytes=None)
-    return EmailContent(subject=digest.title, text=text, html=_html(digest))
+    text, omitted = _plain_text(digest, max_bytes=None)
+    return EmailContent(subject=digest.title, text=text, html=_html(digest), omitted=omitted)
 
 
 # --- items -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 
 from ds_monitor.config import EmailConfig
 from ds_monitor.errors import NotifyError
-from ds_monitor.notify.builder import Digest, render_email
+from ds_monitor.notify.builder import Digest, EmailContent, Sent, render_email
 
 
 class EmailSender:
@@ -30,18 +30,19 @@ class EmailSender:
         self._ssl_context = ssl_context
         self.destination = f"email:{config.smtp_host}:{config.smtp_port}"
 
-    def send(self, digest: Digest) -> str:
-        """Send one digest; returns a note naming refused recipients, raises NotifyError on failure."""
-        refused = self._deliver(self.message(digest))
+    def send(self, digest: Digest) -> Sent:
+        """Send one digest; the note names refused recipients, raises NotifyError on failure."""
+        content = render_email(digest)
+        refused = self._deliver(self.message(digest, content))
         if not refused:
-            return ""
+            return Sent(omitted=content.omitted)
         names = ", ".join(f"{addr} ({code})" for addr, (code, _) in sorted(refused.items()))
-        return f"refused by the server for {names}"
+        return Sent(note=f"refused by the server for {names}", omitted=content.omitted)
 
-    def message(self, digest: Digest) -> EmailMessage:
+    def message(self, digest: Digest, content: EmailContent | None = None) -> EmailMessage:
         """The MIME message: plain text first, HTML as the preferred alternative."""
         cfg = self._config
-        content = render_email(digest)
+        content = content or render_email(digest)
         msg = EmailMessage()
         msg["Subject"] = content.subject
         msg["From"] = cfg.from_addr

@@ -1,13 +1,20 @@
 """The notification shell: from one sweep's events to one grouped message per channel.
 
 The decisions are pure and live elsewhere (memory and product rate limit in
-:mod:`~ds_monitor.notify.ratelimit`, robot pacing in :mod:`~ds_monitor.notify.transport`, wording
-in :mod:`~ds_monitor.notify.builder`); this module wires them to the senders. Channels are sent
-concurrently, so a slow or failing channel delays the others by nothing beyond its own timeout, and
-a failed send is recorded and reported, never raised into the monitor's loop.
+:mod:`~ds_monitor.notify.ratelimit`, the per-channel outbox in :mod:`~ds_monitor.notify.outbox`,
+robot pacing in :mod:`~ds_monitor.notify.transport`, wording in :mod:`~ds_monitor.notify.builder`);
+this module wires them to the senders in two steps (spec section 8, delivery guarantee):
 
-Transient failures (connection errors, timeouts, rate limits) are retried briefly inside the
-dispatch and then carried in the state, to go out with the next dispatch's message on that channel.
+1. :meth:`NotificationManager.enqueue`, inside the caller's locked save: drop what was announced,
+   apply the rate limit, put the admitted events in every channel's outbox and mark them announced,
+   all in the one document the caller then saves. Nothing is sent yet.
+2. :meth:`NotificationManager.deliver`, after that save: claim each channel's owed items under the
+   lock, send every channel concurrently without the lock (``status`` and ``check`` never wait on a
+   slow SMTP server), and record each channel's answer under the lock right after that answer.
+
+Transient failures (connection errors, timeouts, rate limits, a proxy's HTML page) are retried
+briefly inside the send when the message cannot have gone out, then stay owed for the next
+delivery; items left out of a message to fit a channel's size limit stay owed too.
 """
 
 from __future__ import annotations
@@ -16,45 +23,63 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ds_monitor.config import NotificationConfig
-from ds_monitor.errors import NotifyError
+from ds_monitor.errors import MonitorError, NotifyError
+from ds_monitor.notify import outbox
 from ds_monitor.notify.alertmanager import AlertmanagerSender
-from ds_monitor.notify.builder import Digest, build_digest, build_test_digest
+from ds_monitor.notify.builder import Digest, Sent, build_digest, build_test_digest
 from ds_monitor.notify.dingtalk import DingTalkSender
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.feishu import FeishuSender
 from ds_monitor.notify.generic import GenericWebhookSender
 from ds_monitor.notify.mail import EmailSender
-from ds_monitor.notify.ratelimit import Admission, admit
+from ds_monitor.notify.outbox import OutboxItem
+from ds_monitor.notify.ratelimit import RETENTION_PAST_WINDOW, Admission, admit, normalise_state
 from ds_monitor.notify.routes import channels_for, declared_channels
 from ds_monitor.notify.slack import SlackSender
 from ds_monitor.notify.transport import TransportLimiter, TransportLimits
 from ds_monitor.notify.webhook import redact
 from ds_monitor.notify.wecom import WeComSender
-from ds_monitor.timestamps import parse_stamp
 
 log = logging.getLogger("ds_monitor.notify")
 
-# Waits shorter than this are slept through; longer ones defer the message to the next dispatch.
+# Waits shorter than this are slept through; longer ones leave the items owed for a later delivery.
 MAX_PACING_SECONDS = 5.0
 RETRY_BACKOFF_SECONDS = (0.5, 1.5)
-# Carried events per channel; beyond that the oldest are dropped (an outage must not grow the state).
-MAX_PENDING_PER_CHANNEL = 200
-_TRANSIENT_CODES = frozenset({"timeout", "deferred"})
+# Failures after which the message may have been delivered: never retried at once, owed for later
+# (at-least-once: a repeat is possible, a loss is not).
+_MAYBE_DELIVERED_CODES = frozenset({"timeout", "no_answer"})
+
+T = TypeVar("T")
 
 
 class Sender(Protocol):
-    """What the manager needs from a channel sender."""
+    """What the manager needs from a channel sender.
+
+    ``send`` returns a :class:`Sent` (or a plain note when the sender never leaves items out) and
+    raises :class:`NotifyError` when the channel did not take the message.
+    """
 
     name: str
     destination: str
     limits: TransportLimits | None
 
-    def send(self, digest: Digest) -> str: ...
+    def send(self, digest: Digest) -> Sent | str: ...
+
+
+class StateDocument(Protocol):
+    """The notification state document under the state lock.
+
+    ``update(change)`` takes the lock, loads the document, calls ``change(document)`` which returns
+    ``(result, new document)``, saves the new document and returns ``result``; it raises
+    :class:`MonitorError` when the lock or the save fails.
+    """
+
+    def update(self, change: Callable[[dict], tuple[T, dict]]) -> T: ...
 
 
 @dataclass(frozen=True)
@@ -69,30 +94,30 @@ class NotificationResult:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What one :meth:`NotificationManager.deliver` did: a row per (channel, event) and the errors
+    that kept an answer from being recorded (a failed save: the sweep failed)."""
+
+    results: list[NotificationResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class _Outcome:
-    detail: str = ""
+    sent: Sent | None = None
     error: NotifyError | None = None
     attempts: int = 0
-
-
-@dataclass
-class _Owed:
-    """An admitted event some channels still have to deliver; persisted in the state's ``pending``."""
-
-    event: Event
-    since: datetime
-    # Messages of the event's rate key suppressed before it, told once, with the first event of its key.
-    suppressed_before: int = 0
-    channels: list[str] = field(default_factory=list)
+    memory: dict | None = None  # a state-keeping channel's new memory
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """One channel's share of a dispatch: what it owes, and how long its robot asks us to wait."""
+    """One channel's share of a delivery: the items it claimed, and how long its robot asks us to wait."""
 
     sender: Sender
-    owed: list[_Owed]
+    items: list[OutboxItem]
     wait: float
+    memory: dict | None = None  # a state-keeping channel's memory when claimed
 
 
 _SENDER_CLASSES = {
@@ -121,7 +146,7 @@ def build_senders(config: NotificationConfig) -> list[Sender]:
 
 
 class NotificationManager:
-    """Deduplicates, rate-limits, groups and sends one dispatch's events to every enabled channel."""
+    """Deduplicates, rate-limits and queues events; delivers each channel's outbox."""
 
     def __init__(
         self,
@@ -133,6 +158,9 @@ class NotificationManager:
         self._config = config
         self._senders: list[Sender] = build_senders(config) if senders is None else list(senders)
         self._sleep = sleep
+        # Answers a channel gave whose recording failed (the save raised): applied before the next
+        # claim, so a sent message never looks unsent to this process. (channel -> (keys, refusal))
+        self._unrecorded: dict[str, list[tuple[list[str], str | None]]] = {}
 
     @property
     def channels(self) -> list[str]:
@@ -144,93 +172,124 @@ class NotificationManager:
         declared = declared_channels(self._config)
         return {sender.name: declared.get(sender.name, (sender.name, True))[0] for sender in self._senders}
 
-    def dispatch(
-        self, events: list[Event], state: dict, now: datetime, *, dry_run: bool = False
-    ) -> tuple[list[NotificationResult], dict]:
-        """Announce ``events``; returns one result per (channel, event) and the new state dict.
+    def enqueue(
+        self, events: list[Event], state: dict, now: datetime
+    ) -> tuple[list[NotificationResult], list[str], dict]:
+        """Admit ``events`` and put them in every channel's outbox; returns (rows for the suppressed
+        events, warnings, the new state). The caller saves the state under its lock, then delivers.
 
-        ``state`` is the content of ``notification_rate_limit.json`` (``{}`` at first). A dry run
-        sends nothing, reports nothing and leaves the state as it was.
+        ``state`` is the content of ``notification_rate_limit.json`` (``{}`` at first).
         """
-        if dry_run:
-            return [], state
         admission, state = admit(events, state, now, self._config.rate_limit)
-        carried = _load_pending(state["pending"], now - timedelta(hours=self._config.rate_limit.window_hours))
-        fresh = _fresh_owed(admission, now)
-        limiter = TransportLimiter(state["transport"])
-
         channels, table = self._channel_kinds(), self._config.routes
-        syncs = [sender for sender in self._senders if _keeps_state(sender)]
+        syncs = {sender.name for sender in self._senders if _keeps_state(sender)}
         results = [
             NotificationResult(name, event.kind, "suppressed", event.incident_key, f"rate limit for {event.rate_key}")
             for event in admission.suppressed
             for name in channels_for(event, table, channels)
-            if name not in {sync.name for sync in syncs}
+            if name not in syncs
         ]
-        routed = {item.event.announcement_key: channels_for(item.event, table, channels) for item in fresh}
+        items = _items(admission, now)
+        # A state-keeping channel (Alertmanager) hears suppressed events too: a suppressed recovery
+        # still resolves its alert.
+        heard = items + [OutboxItem(event.announcement_key, event, now) for event in admission.suppressed]
+        routed = {item.key: channels_for(item.event, table, channels) for item in heard}
+        warnings = []
+        for name in self.channels:
+            share = heard if name in syncs else items
+            warnings += outbox.put(state, name, [item for item in share if name in routed[item.key]])
+        return results, warnings, state
+
+    def deliver(self, document: StateDocument, now: datetime) -> Delivery:
+        """Send what every channel owes, one thread per channel; never raises for a channel or a save."""
+        delivery = Delivery()
+        try:
+            plans = document.update(lambda state: self._claim(state, now, delivery.results))
+        except MonitorError as err:
+            delivery.errors.append(f"notifications not sent: {err}")
+            log.error("notifications not sent: %s", err)
+            return delivery
+        if not plans:
+            return delivery
+
+        forget_after = timedelta(hours=self._config.rate_limit.window_hours)
+
+        def run(plan: _Plan) -> tuple[_Outcome, str | None]:
+            if _keeps_state(plan.sender):
+                outcome = _sync(plan.sender, [item.event for item in plan.items], plan.memory, now, forget_after)
+            else:
+                outcome = _deliver(plan.sender, _digest(plan.items, now), sleep=self._sleep, pace=plan.wait)
+            try:
+                # Right after this channel's own answer: a crash later repeats nothing of it.
+                document.update(lambda state: (None, self._record(state, plan, outcome, now)))
+            except MonitorError as err:
+                return outcome, str(err)
+            return outcome, None
+
+        with ThreadPoolExecutor(max_workers=len(plans)) as pool:
+            answers = list(pool.map(run, plans))
+        for plan, (outcome, error) in zip(plans, answers, strict=True):
+            delivery.results.extend(_report(plan, outcome))
+            if error is not None:
+                name = plan.sender.name
+                self._unrecorded.setdefault(name, []).append(_settlement(plan, outcome))
+                message = f"the answer of {name} could not be recorded: {error}"
+                log.error("%s", message)
+                delivery.errors.append(message)
+        return delivery
+
+    def _claim(self, state: dict, now: datetime, results: list[NotificationResult]) -> tuple[list[_Plan], dict]:
+        state = normalise_state(state)
+        for name, settlements in self._unrecorded.items():
+            for keys, refusal in settlements:
+                outbox.settle(state, name, keys, refused=refusal, now=now)
+        self._unrecorded = {}
+        horizon = now - timedelta(hours=self._config.rate_limit.window_hours) - RETENTION_PAST_WINDOW
+        outbox.prune(state, horizon)
+        limiter = TransportLimiter(state["transport"])
+        memories = state["alertmanager"]
         plans = []
         for sender in self._senders:
-            if _keeps_state(sender):
+            items = outbox.owed(state, sender.name)
+            syncing = _keeps_state(sender)
+            if not items and not syncing:  # a state-keeping channel also re-posts what is still open
                 continue
-            owed = [item for item in carried if sender.name in item.channels]
-            owed += [item for item in fresh if sender.name in routed[item.event.announcement_key]]
-            if owed:
-                wait = limiter.wait_seconds(sender.destination, sender.limits, now) if sender.limits else 0.0
-                plans.append(_Plan(sender, owed, wait))
-        # What the state-keeping channels (Alertmanager) hear: every fresh event, suppressed ones too,
-        # since a suppressed recovery still resolves its alert.
-        new = {e.announcement_key for e in admission.admitted} | {e.announcement_key for e in admission.suppressed}
-        fresh_events = [event for event in events if event.announcement_key in new]
-        memories = state.setdefault("alertmanager", {})
-        with ThreadPoolExecutor(max_workers=max(1, len(syncs))) as pool:
-            syncing = {
-                sync.name: pool.submit(
-                    _sync,
-                    sync,
-                    [event for event in fresh_events if sync.name in channels_for(event, table, channels)],
-                    memories.get(sync.name),
-                    now,
-                    timedelta(hours=self._config.rate_limit.window_hours),
-                )
-                for sync in syncs
-            }
-            outcomes = self._run([plan for plan in plans if plan.wait <= MAX_PACING_SECONDS], now)
-        for name, future in syncing.items():
-            memories[name], rows = future.result()
-            results.extend(rows)
+            other = outbox.claimed_by_other(state, sender.name, now)
+            if other is not None:
+                log.info("%s: %d item(s) left to %s, which is sending to it now", sender.name, len(items), other)
+                continue
+            if syncing:
+                outbox.claim(state, sender.name, [item.key for item in items], now)
+                plans.append(_Plan(sender, items, 0.0, memory=memories.get(sender.name)))
+                continue
+            wait = limiter.wait_seconds(sender.destination, sender.limits, now) if sender.limits else 0.0
+            if wait > MAX_PACING_SECONDS:
+                results.extend(_deferred(sender, items, now, wait))
+                continue
+            outbox.claim(state, sender.name, [item.key for item in items], now)
+            plans.append(_Plan(sender, items, wait))
+        return plans, state
 
-        still_owed = {item.event.announcement_key: replace(item, channels=[]) for item in carried + fresh}
-        for plan in plans:
-            outcome = outcomes.get(id(plan)) or _deferred(plan, now)
-            if plan.sender.limits and outcome.attempts:
-                sent_at = now + timedelta(seconds=plan.wait)
-                for _ in range(outcome.attempts):
-                    limiter.record_send(plan.sender.destination, plan.sender.limits, sent_at)
-                if outcome.error is not None:
-                    limiter.record_refusal(
-                        plan.sender.destination, outcome.error.code, plan.sender.limits, now
-                    )
-            results.extend(_report(plan, outcome))
-            if outcome.error is not None and _transient(outcome.error, plan.sender):
-                for item in plan.owed:
-                    still_owed[item.event.announcement_key].channels.append(plan.sender.name)
-
-        state["pending"] = _dump_pending(still_owed.values())
-        state["transport"] = limiter.to_dict(now)
-        return results, state
-
-    def _run(self, plans: list[_Plan], now: datetime) -> dict[int, _Outcome]:
-        """Send every plan's digest, one thread per channel; outcomes by ``id(plan)``."""
-        if not plans:
-            return {}
-        with ThreadPoolExecutor(max_workers=len(plans)) as pool:
-            futures = {
-                id(plan): pool.submit(
-                    _deliver, plan.sender, _digest(plan.owed, now), sleep=self._sleep, pace=plan.wait
-                )
-                for plan in plans
-            }
-            return {key: future.result() for key, future in futures.items()}
+    def _record(self, state: dict, plan: _Plan, outcome: _Outcome, now: datetime) -> dict:
+        """The state after ``plan``'s channel answered: delivered or refused items leave its outbox."""
+        state = normalise_state(state)
+        sender = plan.sender
+        if sender.limits and outcome.attempts:
+            limiter = TransportLimiter(state["transport"])
+            sent_at = now + timedelta(seconds=plan.wait)
+            for _ in range(outcome.attempts):
+                limiter.record_send(sender.destination, sender.limits, sent_at)
+            if outcome.error is not None:
+                limiter.record_refusal(sender.destination, outcome.error.code, sender.limits, now)
+            state["transport"] = limiter.to_dict(now)
+        if _keeps_state(sender):
+            # The memory now holds the events, and it posts again while anything is due.
+            state["alertmanager"][sender.name] = outcome.memory
+            outbox.settle(state, sender.name, [item.key for item in plan.items], now=now)
+            return state
+        keys, refusal = _settlement(plan, outcome)
+        outbox.settle(state, sender.name, keys, refused=refusal, now=now)
+        return state
 
 
 def _keeps_state(sender: Sender) -> bool:
@@ -238,10 +297,8 @@ def _keeps_state(sender: Sender) -> bool:
     return callable(getattr(sender, "sync", None))
 
 
-def _sync(
-    sender, events: list[Event], memory: dict | None, now: datetime, forget_after: timedelta
-) -> tuple[dict | None, list[NotificationResult]]:
-    """One state-keeping channel's turn: (its new memory, a result row per event it heard); never raises."""
+def _sync(sender, events: list[Event], memory: dict | None, now: datetime, forget_after: timedelta) -> _Outcome:
+    """One state-keeping channel's turn: its new memory and the failure, if any; never raises."""
     try:
         memory, error = sender.sync(events, memory, now, forget_after)
     except Exception as err:  # a sender bug must not take the monitor's loop down
@@ -249,51 +306,76 @@ def _sync(
         error = NotifyError(
             f"{sender.name}: unexpected {type(err).__name__}: {redact(str(err))}", retryable=False, code="bug"
         )
-    result, detail = ("sent", "") if error is None else ("failed", str(error))
-    return memory, [NotificationResult(sender.name, e.kind, result, e.incident_key, detail) for e in events]
+    return _Outcome(error=error, memory=memory, sent=Sent() if error is None else None)
+
+
+def _settlement(plan: _Plan, outcome: _Outcome) -> tuple[list[str], str | None]:
+    """(keys that leave the outbox, the refusal to record or None) for one channel's answer."""
+    if outcome.error is None:
+        return [item.key for item in _delivered(plan, outcome)], None
+    if _transient(outcome.error, plan.sender):
+        return [], None
+    return [item.key for item in plan.items], str(outcome.error)
+
+
+def _delivered(plan: _Plan, outcome: _Outcome) -> list[OutboxItem]:
+    """The items that went out: the digest lists them in order and a size limit cuts from the end."""
+    omitted = outcome.sent.omitted if outcome.sent else 0
+    return plan.items[: len(plan.items) - omitted]
 
 
 def _report(plan: _Plan, outcome: _Outcome) -> list[NotificationResult]:
-    name, events = plan.sender.name, [item.event for item in plan.owed]
+    name = plan.sender.name
+    if _keeps_state(plan.sender):
+        result, detail = ("sent", "") if outcome.error is None else ("failed", str(outcome.error))
+        return [NotificationResult(name, i.event.kind, result, i.event.incident_key, detail) for i in plan.items]
     if outcome.error is None:
-        log.info(
-            "notification sent via %s: %d event(s)%s",
-            name,
-            len(events),
-            f" ({outcome.detail})" if outcome.detail else "",
-        )
-        return [NotificationResult(name, e.kind, "sent", e.incident_key, outcome.detail) for e in events]
-    log.warning("notification via %s failed: %s", name, outcome.error)
-    return [NotificationResult(name, e.kind, "failed", e.incident_key, str(outcome.error)) for e in events]
+        went = _delivered(plan, outcome)
+        note = outcome.sent.note if outcome.sent else ""
+        log.info("notification sent via %s: %d event(s)%s", name, len(went), f" ({note})" if note else "")
+        rows = [NotificationResult(name, i.event.kind, "sent", i.event.incident_key, note) for i in went]
+        owed = "left out to fit the channel's size limit; still owed, goes with the next message"
+        rows += [
+            NotificationResult(name, i.event.kind, "failed", i.event.incident_key, owed)
+            for i in plan.items[len(went):]
+        ]
+        return rows
+    kept = " (still owed, tried again next sweep)" if _transient(outcome.error, plan.sender) else ""
+    log.warning("notification via %s failed: %s%s", name, outcome.error, kept)
+    return [
+        NotificationResult(name, i.event.kind, "failed", i.event.incident_key, f"{outcome.error}{kept}")
+        for i in plan.items
+    ]
 
 
-def _digest(owed: list[_Owed], now: datetime) -> Digest:
+def _digest(items: list[OutboxItem], now: datetime) -> Digest:
     suppressed: dict[str, int] = {}
-    for item in owed:
+    for item in items:
         if item.suppressed_before:
             key = item.event.rate_key
             suppressed[key] = suppressed.get(key, 0) + item.suppressed_before
-    return build_digest([item.event for item in owed], suppressed, now)
+    return build_digest([item.event for item in items], suppressed, now)
 
 
-def _deferred(plan: _Plan, now: datetime) -> _Outcome:
-    until = (now + timedelta(seconds=plan.wait)).isoformat(timespec="seconds")
-    message = (
-        f"{plan.sender.name}: deferred to a later dispatch: the robot's rate limit allows the next "
+def _deferred(sender: Sender, items: list[OutboxItem], now: datetime, wait: float) -> list[NotificationResult]:
+    until = (now + timedelta(seconds=wait)).isoformat(timespec="seconds")
+    detail = (
+        f"{sender.name}: deferred to a later dispatch: the robot's rate limit allows the next "
         f"message at {until}"
     )
-    return _Outcome(error=NotifyError(message, retryable=False, code="deferred"))
+    log.info("%s", detail)
+    return [NotificationResult(sender.name, i.event.kind, "failed", i.event.incident_key, detail) for i in items]
 
 
-def _fresh_owed(admission: Admission, now: datetime) -> list[_Owed]:
+def _items(admission: Admission, now: datetime) -> list[OutboxItem]:
     told: set[str] = set()
-    owed = []
+    items = []
     for event in admission.admitted:
         first_of_key = event.rate_key not in told
         told.add(event.rate_key)
         count = admission.suppressed_before.get(event.rate_key, 0) if first_of_key else 0
-        owed.append(_Owed(event, now, count))
-    return owed
+        items.append(OutboxItem(event.announcement_key, event, now, count))
+    return items
 
 
 def send_test_messages(
@@ -320,7 +402,9 @@ def _deliver(
     while True:
         attempts += 1
         try:
-            return _Outcome(detail=sender.send(digest), attempts=attempts)
+            answer = sender.send(digest)
+            sent = answer if isinstance(answer, Sent) else Sent(note=answer or "")
+            return _Outcome(sent=sent, attempts=attempts)
         except NotifyError as err:
             if not err.retryable or attempts > len(RETRY_BACKOFF_SECONDS):
                 return _Outcome(error=err, attempts=attempts)
@@ -338,50 +422,10 @@ def _deliver(
 
 
 def _transient(error: NotifyError, sender: Sender) -> bool:
-    """Worth carrying to the next dispatch: the same message may well go through later."""
-    if error.retryable or error.code in _TRANSIENT_CODES:
+    """Worth keeping owed for the next delivery: the same message may well go through later."""
+    if error.retryable or error.code in _MAYBE_DELIVERED_CODES:
         return True
     if isinstance(error.code, int):
         rate_limited = sender.limits is not None and error.code in sender.limits.block_seconds
         return rate_limited or 300 <= error.code < 400
     return False
-
-
-def _load_pending(raw: object, oldest: datetime) -> list[_Owed]:
-    """Carried items younger than ``oldest`` (the rate window); unreadable items are dropped."""
-    items = []
-    for entry in raw if isinstance(raw, list) else []:
-        try:
-            since = parse_stamp(entry["since"])
-            item = _Owed(
-                Event.from_dict(entry["event"]),
-                since,
-                int(entry.get("suppressed_before", 0)),
-                [str(c) for c in entry["channels"]],
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-        if since is not None and since > oldest and item.channels:
-            items.append(item)
-    return items
-
-
-def _dump_pending(items) -> list[dict]:
-    """The newest carried items, at most MAX_PENDING_PER_CHANNEL per channel, oldest first."""
-    per_channel: dict[str, int] = {}
-    out = []
-    for item in sorted((i for i in items if i.channels), key=lambda i: i.since, reverse=True):
-        channels = [c for c in item.channels if per_channel.get(c, 0) < MAX_PENDING_PER_CHANNEL]
-        for channel in channels:
-            per_channel[channel] = per_channel.get(channel, 0) + 1
-        if channels:
-            out.append(
-                {
-                    "event": item.event.to_dict(),
-                    "channels": channels,
-                    "since": item.since.isoformat(),
-                    "suppressed_before": item.suppressed_before,
-                }
-            )
-    out.reverse()
-    return out

@@ -11,8 +11,9 @@ The state is the content of ``notification_rate_limit.json`` (the lead's state s
     {"version": 1,
      "announced": {"<incident>|<kind>[#<attempt>]": "<iso time first announced>"},
      "rate": {"<rate key>": {"sent": ["<iso>", ...], "suppressed": <int>, "updated": "<iso>"}},
-     "pending": [...],     # owned by the manager: admitted events a channel still owes
-     "transport": {...}}   # owned by the transport limiter
+     "outbox": {...},      # admitted events each channel still owes (:mod:`ds_monitor.notify.outbox`)
+     "transport": {...},   # owned by the transport limiter
+     "health": {...}}      # the monitor's consecutive failed sweeps (:class:`ds_monitor.monitor.SweepHealth`)
 
 Every function takes ``now`` and returns a new dict; nothing here reads the clock or mutates its input.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ds_monitor.config import RateLimitConfig
+from ds_monitor.notify import outbox
 from ds_monitor.notify.events import NEVER_SUPPRESSED, Event
 from ds_monitor.timestamps import parse_stamp
 
@@ -56,7 +58,15 @@ class Admission:
 def empty_state() -> dict:
     """The state of a monitor that has never notified."""
     # "alertmanager": the open incidents each Alertmanager channel mirrors (notify.alertmanager)
-    return {"version": STATE_VERSION, "announced": {}, "rate": {}, "pending": [], "transport": {}, "alertmanager": {}}
+    return {
+        "version": STATE_VERSION,
+        "announced": {},
+        "rate": {},
+        "outbox": {},
+        "transport": {},
+        "health": {},
+        "alertmanager": {},
+    }
 
 
 def normalise_state(state: dict | None) -> dict:
@@ -67,7 +77,25 @@ def normalise_state(state: dict | None) -> dict:
     for key, default in fresh.items():
         value = state.get(key, default)
         fresh[key] = copy.deepcopy(value) if isinstance(value, type(default)) else default
+    _adopt_pending(state.get("pending"), fresh)
     return fresh
+
+
+def _adopt_pending(pending: object, state: dict) -> None:
+    """Move the carried events of an older monitor (a ``pending`` list) into the outbox: still owed."""
+    for entry in pending if isinstance(pending, list) else []:
+        try:
+            event = Event.from_dict(entry["event"])
+            since = parse_stamp(entry["since"])
+            channels = [str(c) for c in entry["channels"]]
+            item = outbox.OutboxItem(
+                event.announcement_key, event, since, int(entry.get("suppressed_before", 0))
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if since is not None:
+            for channel in channels:
+                outbox.put(state, channel, [item])
 
 
 def admit(

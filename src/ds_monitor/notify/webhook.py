@@ -16,9 +16,10 @@ from typing import ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from ds_monitor.errors import ConfigError, NotifyError
-from ds_monitor.notify.builder import Digest, Rendered
+from ds_monitor.notify.builder import Digest, Rendered, Sent
 from ds_monitor.notify.transport import TransportLimits
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -72,6 +73,15 @@ def safe_host(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
+def _never_sent(err: requests.ConnectionError) -> bool:
+    """True when the request cannot have left: no connection was made (refused, DNS, connect timeout)."""
+    cause = err.args[0] if err.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, (NewConnectionError, NameResolutionError, ConnectTimeoutError)) or isinstance(
+        err, requests.ConnectTimeout
+    )
+
+
 def destination_id(channel: str, credential: str) -> str:
     """A stable name for one robot that can be stored and shown: a short hash, never the credential."""
     return f"{channel}:{hashlib.sha256(credential.encode('utf-8')).hexdigest()[:12]}"
@@ -98,11 +108,12 @@ class WebhookSender(ABC):
         self._timeout = timeout
         self.destination = destination_id(self.name, credential)
 
-    def send(self, digest: Digest) -> str:
-        """Render and send one digest; returns a note for the result, raises NotifyError on failure."""
+    def send(self, digest: Digest) -> Sent:
+        """Render and send one digest; says how many items did not fit, raises NotifyError on failure."""
         rendered = self.render(digest)
         self.post(rendered.body)
-        return f"{rendered.omitted} items left out to fit the size limit" if rendered.omitted else ""
+        note = f"{rendered.omitted} items left out to fit the size limit" if rendered.omitted else ""
+        return Sent(note=note, omitted=rendered.omitted)
 
     @abstractmethod
     def render(self, digest: Digest) -> Rendered:
@@ -147,6 +158,18 @@ class WebhookSender(ABC):
                 retryable=False,
                 code="timeout",
             ) from err
+        except requests.ConnectionError as err:
+            if _never_sent(err):
+                raise NotifyError(
+                    f"{self.label}: cannot reach {host}: {self._reason(err)}", retryable=True, code="connection"
+                ) from err
+            # The connection broke after the request went out: the service may have delivered it.
+            raise NotifyError(
+                f"{self.label}: the connection to {host} broke before an answer: {self._reason(err)} "
+                "(the message may have been delivered)",
+                retryable=False,
+                code="no_answer",
+            ) from err
         except requests.RequestException as err:
             raise NotifyError(
                 f"{self.label}: cannot reach {host}: {self._reason(err)}", retryable=True, code="connection"
@@ -169,9 +192,11 @@ class WebhookSender(ABC):
             data = response.json()
             errcode = int(data["errcode"])
         except (ValueError, KeyError, TypeError) as err:
+            # Typically a proxy's or gateway's HTML page in front of the service: the robot never saw it.
             raise NotifyError(
-                f"{self.label}: HTTP 200 from {host} but the answer is not the robot's JSON",
-                retryable=False,
+                f"{self.label}: HTTP 200 from {host} but the answer is not the robot's JSON "
+                "(a proxy in between?)",
+                retryable=True,
                 code="not_json",
             ) from err
         if errcode != 0:
