@@ -27,6 +27,12 @@ class StateError(MonitorError):
     exit_code = 1
 
 
+class AccessError(MonitorError):
+    """A file or directory the operator controls cannot be read or written (permissions): their fix, exit 2."""
+
+    exit_code = 2
+
+
 class WatchingNothing(MonitorError):
     """No configured project or workflow exists in DS: a sweep would look at nothing and say all is well."""
 

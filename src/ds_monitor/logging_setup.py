@@ -17,6 +17,9 @@ from typing import TextIO
 
 import colorama
 
+from ds_monitor.access import access_error
+from ds_monitor.errors import ConfigError
+
 LOGGER_NAME = "ds_monitor"
 MASK = "***"
 
@@ -61,6 +64,21 @@ class RedactingFormatter(logging.Formatter):
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+def _file_handler(file: str, max_size_mb: float, backup_count: int) -> logging.Handler:
+    """The rotating log file; a path that cannot be opened is the operator's to fix (exit 2, named)."""
+    try:
+        directory = os.path.dirname(file)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        return logging.handlers.RotatingFileHandler(
+            file, maxBytes=int(max_size_mb * 1024 * 1024), backupCount=backup_count, encoding="utf-8"
+        )
+    except PermissionError as err:
+        raise access_error("logging.file", file, err) from err
+    except OSError as err:
+        raise ConfigError(f"logging.file {file}: cannot be opened for writing: {err.strerror or err}") from err
+
+
 def setup_logging(
     level: str = "INFO",
     *,
@@ -86,12 +104,7 @@ def setup_logging(
     console.setFormatter(RedactingFormatter(_FORMAT, secrets, colour=colour))
     handlers: list[logging.Handler] = [console]
     if file:
-        directory = os.path.dirname(file)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        rotating = logging.handlers.RotatingFileHandler(
-            file, maxBytes=int(max_size_mb * 1024 * 1024), backupCount=backup_count, encoding="utf-8"
-        )
+        rotating = _file_handler(file, max_size_mb, backup_count)
         rotating.setFormatter(RedactingFormatter(_FORMAT, secrets))
         handlers.append(rotating)
     for handler in handlers:

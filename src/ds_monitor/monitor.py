@@ -35,7 +35,7 @@ from ds_monitor.ds.models import (
     Project,
     Schedule,
 )
-from ds_monitor.errors import DSAuthError, DSError, DSUnreachable, MonitorError, StateError, WatchingNothing
+from ds_monitor.errors import AccessError, DSAuthError, DSError, DSUnreachable, MonitorError, StateError, WatchingNothing
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.notify.ratelimit import normalise_state
 from ds_monitor.policy import TRANSIENT_ONLY, Rule, gate
@@ -368,6 +368,8 @@ class Monitor:
             with self.store.locked(), _collector_paused():
                 findings, ended = self._attempt(now, report)
                 self._commit(findings, ended, now, report)
+        except AccessError:
+            raise  # a state file the monitor may not read or write: the operator's fix, not a failed sweep
         except MonitorError as err:
             # The lock or a save failed: nothing of this sweep can be trusted to be recorded.
             self._fail(report, err)

@@ -41,8 +41,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
 
+from ds_monitor.access import access_error
 from ds_monitor.clock import utc_now
-from ds_monitor.errors import StateError
+from ds_monitor.errors import AccessError, ConfigError, StateError
 from ds_monitor.timestamps import is_future, parse_stamp
 
 log = logging.getLogger("ds_monitor.state")
@@ -180,10 +181,10 @@ class StateStore:
         self._future_reported: set[str] = set()
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
+        except PermissionError as err:
+            raise access_error("state_dir", self.state_dir, err) from err
         except OSError as err:
-            raise StateError(
-                f"cannot create state directory {self.state_dir}: {err.strerror or err}"
-            ) from err
+            raise ConfigError(f"state_dir {self.state_dir} cannot be created: {err.strerror or err}") from err
         # Threads of one process share this object; flock alone would not keep them apart
         # (the lock belongs to the open file, which they would share), so a thread lock does.
         self._thread_lock = threading.RLock()
@@ -214,7 +215,7 @@ class StateStore:
         try:
             fd = self._open_lock_file()
             self._flock(fd, fcntl.LOCK_SH, SNAPSHOT_LOCK_WAIT)
-        except StateError as err:
+        except (StateError, AccessError) as err:
             log.debug("reading the state files without the lock: %s", err)
         try:
             files: dict[str, dict] = {}
@@ -224,7 +225,7 @@ class StateStore:
                     self._check_saved_at(self._path(name), files[name], log_it=False)
                 except FileNotFoundError:
                     files[name] = {}
-                except (CorruptState, StateError) as reason:
+                except (CorruptState, StateError, AccessError) as reason:
                     self.warnings.append(f"state file {self._path(name)} is unusable ({reason}); shown empty")
                     files[name] = {}
             return files
@@ -237,6 +238,9 @@ class StateStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise
+        except PermissionError as err:
+            # Unreadable is not corrupt: moving it aside would lose what it holds (a journal's attempts).
+            raise access_error("state file", path, err) from err
         except OSError as err:
             raise CorruptState(f"unreadable: {err.strerror or err}") from err
         return decode_document(raw, f"state file {path}")
@@ -259,6 +263,8 @@ class StateStore:
             suffix += 1
         try:
             os.replace(path, target)
+        except PermissionError as err:
+            raise access_error("state_dir", self.state_dir, err) from err
         except OSError as err:
             raise StateError(
                 f"state file {path} is corrupt ({reason}) and cannot be moved aside: {err.strerror or err}"
@@ -283,6 +289,8 @@ class StateStore:
             os.replace(tmp_name, path)
             tmp_name = None
             self._fsync_dir()
+        except PermissionError as err:
+            raise access_error("state file", path, err) from err
         except OSError as err:
             raise StateError(f"cannot write {path}: {err.strerror or err}") from err
         finally:
@@ -334,6 +342,8 @@ class StateStore:
     def _open_lock_file(self) -> int:
         try:
             return os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as err:
+            raise access_error("state lock", self.state_dir / LOCK_FILE, err) from err
         except OSError as err:
             raise StateError(
                 f"cannot open the state lock {self.state_dir / LOCK_FILE}: {err.strerror or err}"
@@ -385,8 +395,13 @@ def exclusive_run(state_dir: str | Path) -> Iterator[None]:
     would each sweep between the other's sweeps and double every notification.
     """
     path = Path(state_dir) / ".run.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    except PermissionError as err:
+        raise access_error("run lock", path, err) from err
+    except OSError as err:
+        raise ConfigError(f"state_dir {state_dir}: cannot open the run lock {path}: {err.strerror or err}") from err
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

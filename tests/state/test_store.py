@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ds_monitor.errors import StateError
+from ds_monitor.errors import ConfigError, StateError
 from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, StateStore
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -82,11 +82,12 @@ def test_creates_the_state_dir(tmp_path):
         pytest.param("taken/state", "Not a directory", id="parent-is-a-file"),
     ],
 )
-def test_unusable_state_dir_is_a_clear_error(tmp_path, state_dir, reason):
+def test_unusable_state_dir_is_a_configuration_error(tmp_path, state_dir, reason):
     (tmp_path / "taken").write_text("x")
-    with pytest.raises(StateError) as caught:
+    with pytest.raises(ConfigError) as caught:
         StateStore(tmp_path / state_dir)
-    assert str(caught.value) == f"cannot create state directory {tmp_path / state_dir}: {reason}"
+    assert str(caught.value) == f"state_dir {tmp_path / state_dir} cannot be created: {reason}"
+    assert caught.value.exit_code == 2
 
 
 def test_unknown_file_name_is_a_programming_error(tmp_path):
