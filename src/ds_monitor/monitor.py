@@ -35,7 +35,15 @@ from ds_monitor.ds.models import (
     Project,
     Schedule,
 )
-from ds_monitor.errors import AccessError, DSAuthError, DSError, DSUnreachable, MonitorError, StateError, WatchingNothing
+from ds_monitor.errors import (
+    AccessError,
+    DSAuthError,
+    DSError,
+    DSUnreachable,
+    MonitorError,
+    StateError,
+    WatchingNothing,
+)
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.notify.ratelimit import normalise_state
 from ds_monitor.policy import TRANSIENT_ONLY, Rule, gate
@@ -345,6 +353,9 @@ class Monitor:
         # Created once: starting threads every sweep costs more than the work on small estates.
         self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_PROJECTS, thread_name_prefix="ds-monitor")
         self.stop_requested: Callable[[], bool] = lambda: False
+        # A stop request or a spent sweep budget also cuts the client's retries and backoff short.
+        self._deadline: float | None = None
+        client.retry_guard = self._retry_guard
         self._warned: set[str] = set()
         self._announced_connection = False
         # Instance states and workflow names seen by the last sweep, for the silences' bookkeeping.
@@ -405,6 +416,13 @@ class Monitor:
                 self.telemetry.notification(row["channel"], row["result"])
         return report
 
+    def _retry_guard(self) -> str | None:
+        if self.stop_requested():
+            return "shutdown requested"
+        if self._deadline is not None and self.monotonic() > self._deadline:
+            return f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent"
+        return None
+
     def _attempt(self, now: datetime, report: SweepReport) -> tuple[_Findings | None, str]:
         """The sweep proper, under the lock: its findings (None if it failed) and how it ended:
         ``done``, ``interrupted`` (shutdown), ``failed`` or ``blind`` (the selection watches nothing)."""
@@ -414,6 +432,8 @@ class Monitor:
             report.warnings.append("sweep interrupted by shutdown: state saved, the rest waits for the next start")
             log.info("sweep interrupted by shutdown")
             return None, "interrupted"
+        except AccessError:
+            raise  # a state file the monitor may not read or write: the operator's fix, not a failed sweep
         except MonitorError as err:
             self._fail(report, err)
             return None, "blind" if isinstance(err, WatchingNothing) else "failed"
@@ -506,7 +526,7 @@ class Monitor:
         return Event(kind=kind, detail=detail)
 
     def _sweep(self, now: datetime, report: SweepReport) -> _Findings:
-        deadline = self.monotonic() + self.config.monitor.timeout
+        deadline = self._deadline = self.monotonic() + self.config.monitor.timeout
         cfg = self.config.monitor
         report.ds_version = self.client.version
         if not self._announced_connection:

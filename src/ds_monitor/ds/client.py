@@ -71,13 +71,67 @@ def pages_needed(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
-def retry_policy(*, retries: int, backoff: float, methods: frozenset[str]) -> Retry:
+# How often a backoff wait asks whether to give up (a stop request, a spent sweep budget).
+GUARD_POLL_SECONDS = 0.05
+
+
+class RetriesCutShort(Exception):
+    """Internal: a retry was not made because the client's guard said stop (never leaves this module)."""
+
+    def __init__(self, reason: str, last_error: BaseException | None = None, last_status: int | None = None):
+        super().__init__(reason, last_error)
+        self.reason = reason
+        self.last_error = last_error
+        self.last_status = last_status
+
+
+class GuardedRetry(Retry):
+    """urllib3's Retry that asks ``guard`` before every retry and during every backoff wait.
+
+    ``guard`` returns why to stop (shutdown requested, the sweep's time budget spent) or None. A
+    stop request must not wait for up to four timeouts plus backoff: the container platform kills
+    the process after its grace period, mid-sweep.
+    """
+
+    guard: Callable[[], str | None] = staticmethod(lambda: None)
+
+    def new(self, **kw: Any) -> GuardedRetry:
+        retry = super().new(**kw)
+        retry.guard = self.guard
+        return retry
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        reason = self.guard()
+        if reason is not None:
+            # For a status retry urllib3 hands the last answer back (raise_on_status=False).
+            raise MaxRetryError(_pool, url, RetriesCutShort(reason, error))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep(self, response=None) -> None:
+        until = time.monotonic() + self.get_backoff_time()
+        while True:
+            reason = self.guard()
+            if reason is not None:
+                last = self.history[-1] if self.history else None
+                raise MaxRetryError(
+                    None, None, RetriesCutShort(reason, last and last.error, last and last.status)
+                )
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, GUARD_POLL_SECONDS))
+
+
+def retry_policy(
+    *, retries: int, backoff: float, methods: frozenset[str], guard: Callable[[], str | None] | None = None
+) -> Retry:
     """urllib3 retries: connection failures for any method, read and status retries for ``methods``.
 
     ``Retry-After`` is ignored on purpose: a proxy asking for minutes would stall a sweep that has
-    a time budget; the next sweep comes anyway.
+    a time budget; the next sweep comes anyway. ``guard`` (see :class:`GuardedRetry`) can cut the
+    retries and their backoff short.
     """
-    return Retry(
+    policy = GuardedRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -89,6 +143,9 @@ def retry_policy(*, retries: int, backoff: float, methods: frozenset[str]) -> Re
         raise_on_status=False,
         respect_retry_after_header=False,
     )
+    if guard is not None:
+        policy.guard = guard
+    return policy
 
 
 class DSClient:
@@ -135,19 +192,24 @@ class DSClient:
             log.warning(
                 "TLS certificate checks are off for %s (dolphinscheduler.verify_ssl: false)", self._host
             )
+        # Set by the monitor: why retries must stop now (shutdown, sweep budget), or None.
+        self.retry_guard: Callable[[], str | None] = lambda: None
+        guard = lambda: self.retry_guard()  # noqa: E731 - looked up per retry, so it can be set later
         # Two sessions, each built and mounted here once and never changed afterwards: project
         # threads share them, and requests' adapter table is not safe to mutate while in use.
         # Reads and actions: only GETs are retried after the request may have reached DS.
         self._session = _session(
             config.token,
             self._base,
-            retry_policy(retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET"})),
+            retry_policy(retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET"}), guard=guard),
         )
         # The schedule listing is a read sent as POST: its own session may repeat it.
         self._read_post_session = _session(
             config.token,
             self._base,
-            retry_policy(retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET", "POST"})),
+            retry_policy(
+                retries=max_retries, backoff=retry_backoff, methods=frozenset({"GET", "POST"}), guard=guard
+            ),
         )
         self._cache_lock = threading.Lock()
 
@@ -613,18 +675,26 @@ def _may_have_been_sent(err: requests.exceptions.RequestException) -> bool:
         return False
     if isinstance(err, requests.exceptions.ConnectionError):
         for cause in _causes(err):
-            if isinstance(cause, MaxRetryError) and isinstance(
-                cause.reason, NewConnectionError | ConnectTimeoutError
-            ):
+            reason = cause.reason if isinstance(cause, MaxRetryError) else None
+            if isinstance(reason, RetriesCutShort):
+                reason = reason.last_error
+            if isinstance(reason, NewConnectionError | ConnectTimeoutError):
                 return False
     return True
 
 
 def _describe(err: requests.exceptions.RequestException, timeout: float) -> str:
     """A few words for an operator; never the request headers (they carry the token)."""
+    causes = list(_causes(err))
+    cut = next((c for c in causes if isinstance(c, RetriesCutShort)), None)
+    if cut is not None:
+        if cut.last_error is not None:
+            before = _describe(requests.exceptions.ConnectionError(cut.last_error), timeout)
+        else:
+            before = f"HTTP {cut.last_status}" if cut.last_status else "failed"
+        return f"{before}; not retried: {cut.reason}"
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return f"connect timed out after {timeout:g}s"
-    causes = list(_causes(err))
     # urllib3 wraps a read timeout that exhausted the retries in MaxRetryError, which requests
     # then raises as a plain ConnectionError.
     if isinstance(err, requests.exceptions.ReadTimeout) or any(
