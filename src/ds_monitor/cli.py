@@ -19,7 +19,7 @@ import click
 
 from ds_monitor import __version__
 from ds_monitor.clock import utc_now
-from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config
+from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config, mask_url
 from ds_monitor.errors import ConfigError, MonitorError
 from ds_monitor.logging_setup import redact, setup_logging
 
@@ -156,7 +156,7 @@ def _check_selection_against_ds(loaded: LoadedConfig) -> None:
                     chosen += len(definitions)
                     warnings.extend(misses)
             click.echo(
-                f"DS {client.version} at {cfg.dolphinscheduler.api_url}: zone {client.timezone}, "
+                f"DS {client.version} at {mask_url(cfg.dolphinscheduler.api_url)}: zone {client.timezone}, "
                 f"{len(matched)} project(s) selected"
             )
     except DSError as err:

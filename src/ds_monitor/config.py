@@ -377,6 +377,11 @@ def secret_values(config: Config) -> list[str]:
         if key in SECRET_KEYS and value:
             values.append(str(value))
             values.extend(_url_secrets(str(value), path_is_secret=key in PATH_SECRET_URL_KEYS))
+    # Any other URL (api_url, ui_url) may carry a password or a key too.
+    for key in _LEAF_KEYS - SECRET_KEYS:
+        value = _get_dotted(config, key)
+        if isinstance(value, str) and "://" in value:
+            values.extend(_url_secrets(value))
     return values
 
 
@@ -436,6 +441,8 @@ def mask_value(key: str, value: object) -> str:
         if key.endswith("webhook_url"):
             return mask_url(str(value))
         return "***"
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(str(v) for v in value) + "]"
     if isinstance(value, bool):
@@ -445,19 +452,34 @@ def mask_value(key: str, value: object) -> str:
     return str(value)
 
 
-_URL_SECRET_PARAMS = ("access_token", "key", "sign", "token", "timestamp")
+# A query parameter whose name contains one of these carries a credential (DingTalk's access_token,
+# sign and timestamp, WeCom's key, a proxy's apikey or auth, ...).
+_URL_SECRET_PARAM = re.compile(r"(?i)token|key|secret|sign|pass|auth|credential|session|timestamp")
 
 
 def mask_url(url: str) -> str:
-    """``https://host/robot/send?access_token=abc`` -> ``...?access_token=***``; a bare token -> ``***``."""
+    """A URL fit to print: userinfo -> ``***@``, credential-looking query values -> ``***``.
+
+    ``https://u:pw@host/robot/send?access_token=abc`` -> ``https://***@host/robot/send?access_token=***``;
+    text that is no URL (a bare token) -> ``***``.
+    """
     parts = urlsplit(url)
     if not parts.scheme:
         return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
     query = "&".join(
-        f"{name}=***" if name in _URL_SECRET_PARAMS else f"{name}={val}"
+        f"{name}=***" if _URL_SECRET_PARAM.search(name) else f"{name}={val}"
         for name, val in parse_qsl(parts.query, keep_blank_values=True)
     )
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without ``user:password@``, for links shown to people (requests still gets the credentials)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def mask_url_path(url: str) -> str:
@@ -471,7 +493,7 @@ def mask_url_path(url: str) -> str:
 
 def _url_secrets(url: str, *, path_is_secret: bool = False) -> list[str]:
     parts = urlsplit(url)
-    found = [val for name, val in parse_qsl(parts.query) if name in _URL_SECRET_PARAMS and val]
+    found = [val for name, val in parse_qsl(parts.query) if _URL_SECRET_PARAM.search(name) and val]
     if parts.password:
         found.append(parts.password)
     # A credential in the path (Feishu's hook token, Slack's T/B/X) shows up alone in request errors.

@@ -25,7 +25,9 @@ MASK = "***"
 
 # Query parameters and headers that carry credentials in DS and webhook URLs.
 _SECRET_PATTERNS = (
-    re.compile(r"(?i)((?:access_token|key|sign|token|password)=)[^&\s'\"]+"),
+    re.compile(r"(?i)([\w-]*(?:token|key|secret|sign|pass|auth|credential|session)[\w-]*=)[^&\s'\"]+"),
+    # user:password@ in any URL (a DS api_url behind a proxy with basic auth)
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@"),
     re.compile(r"(?i)(['\"]?token['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"),
 )
 

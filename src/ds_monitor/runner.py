@@ -18,7 +18,7 @@ from datetime import datetime
 from ds_monitor import __version__
 from ds_monitor.backends import uses_zookeeper
 from ds_monitor.clock import utc_now
-from ds_monitor.config import LoadedConfig
+from ds_monitor.config import LoadedConfig, mask_url
 from ds_monitor.errors import CoordinationError, MonitorError
 from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
 from ds_monitor.state import exclusive_run
@@ -47,7 +47,7 @@ def startup_line(loaded: LoadedConfig) -> str:
         if channel.enabled
     ]
     return (
-        f"ds-monitor {__version__} starting: DS {cfg.dolphinscheduler.api_url} "
+        f"ds-monitor {__version__} starting: DS {mask_url(cfg.dolphinscheduler.api_url)} "
         f"(api_version {cfg.dolphinscheduler.api_version}), projects: {projects}, "
         f"channels: {', '.join(channels) or 'none'}, interval {cfg.monitor.check_interval}s"
     )

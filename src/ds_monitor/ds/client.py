@@ -35,7 +35,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from ds_monitor.config import DolphinSchedulerConfig
+from ds_monitor.config import DolphinSchedulerConfig, mask_url, strip_userinfo
 from ds_monitor.ds import dialect as wire
 from ds_monitor.ds.cache import TTLCache
 from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance, TaskLog
@@ -175,6 +175,8 @@ class DSClient:
         self._config = config
         self._base = config.api_url.rstrip("/")
         self._host = urlsplit(self._base).netloc.rpartition("@")[2]
+        # Links go to people (chat messages, reports): never with the API URL's user:password.
+        self._ui_base = strip_userinfo(config.ui_url or self._base + "/ui").rstrip("/")
         self.metrics = metrics if metrics is not None else ApiMetrics()
         self._cache = TTLCache(cache_ttl_seconds)
         self._monotonic = monotonic
@@ -379,17 +381,16 @@ class DSClient:
 
     def instance_ui_url(self, project_code: int, instance_id: int, definition_code: int | None = None) -> str:
         """Link to the instance page in the DS web UI (no call to DS)."""
-        base = (self._config.ui_url or self._base + "/ui").rstrip("/")
+        base = self._ui_base
         link = base + wire.UI_INSTANCE_ROUTE.format(pc=project_code, id=instance_id)
         return link if definition_code is None else f"{link}?code={definition_code}"
 
     def task_ui_url(self, project_code: int, instance_id: int, task_name: str) -> str:
         """Link to one workflow instance's tasks of that name in the DS web UI (no call to DS)."""
-        base = (self._config.ui_url or self._base + "/ui").rstrip("/")
         route = wire.UI_TASK_ROUTE.format(
             pc=project_code, param=self._dialect.ui_instance_query, id=instance_id, name=quote(task_name)
         )
-        return base + route
+        return self._ui_base + route
 
     def invalidate_cache(self) -> None:
         """Forget cached projects, definitions and schedules; the next listing asks DS."""
@@ -563,7 +564,7 @@ class DSClient:
             requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema,
         ) as err:
-            raise ConfigError(f"dolphinscheduler.api_url is not a usable URL: {self._base!r}") from err
+            raise ConfigError(f"dolphinscheduler.api_url is not a usable URL: {mask_url(self._base)!r}") from err
         except requests.exceptions.RequestException as err:
             raise self._transport_error(err, where, action) from err
         log.debug("%s -> HTTP %s", where, response.status_code)
