@@ -656,6 +656,9 @@ def _convert(key: str, value: object, *, origin: str) -> object:
             return ""
         if isinstance(value, (dict, list, bool)):
             raise ConfigError(f"{origin}: expected text, got {_type_name(value)}")
+        if key in _STRIPPED_KEYS:
+            # Copied from a file or a terminal, these often bring a newline or spaces along.
+            return str(value).strip()
         return str(value)
     # tuple[str, ...]: a YAML list, or comma-separated text (the environment's only form)
     if value is None:
@@ -834,7 +837,17 @@ def _get_dotted(config: object, key: str) -> object:
 
 
 # key -> (check, what the value must be)
+# Values whose surrounding whitespace can only be a copy-and-paste accident.
+_STRIPPED_KEYS = frozenset({"dolphinscheduler.token", "dolphinscheduler.api_url", "dolphinscheduler.ui_url"})
+
+
+def _is_header_safe(text: str) -> bool:
+    """A value that can travel in an HTTP header as it is: no whitespace, no control characters."""
+    return not any(c.isspace() or not c.isprintable() for c in text)
+
+
 _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "dolphinscheduler.token": (_is_header_safe, "a DS token without spaces or control characters"),
     "dolphinscheduler.api_url": (
         lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
         "an http(s) URL such as http://ds-host:12345/dolphinscheduler",
