@@ -7,6 +7,7 @@ working. Every value is typed and validated here; errors name the key, variable 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import typing
@@ -461,9 +462,12 @@ def mask_url(url: str) -> str:
     """A URL fit to print: userinfo -> ``***@``, credential-looking query values -> ``***``.
 
     ``https://u:pw@host/robot/send?access_token=abc`` -> ``https://***@host/robot/send?access_token=***``;
-    text that is no URL (a bare token) -> ``***``.
+    text that is no URL (a bare token) or cannot be parsed -> ``***``.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
     if not parts.scheme:
         return "***"
     netloc = parts.netloc
@@ -484,15 +488,22 @@ def strip_userinfo(url: str) -> str:
 
 def mask_url_path(url: str) -> str:
     """``https://hooks.slack.com/services/T/B/X`` -> ``https://hooks.slack.com/***``: the path is the secret."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
     if not parts.scheme or not parts.hostname:
         return "***"
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}/***"
 
 
 def _url_secrets(url: str, *, path_is_secret: bool = False) -> list[str]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here rather than in a caller
+    except ValueError:
+        return []  # not a URL: a secret key's whole value is masked anyway
     found = [val for name, val in parse_qsl(parts.query) if _URL_SECRET_PARAM.search(name) and val]
     if parts.password:
         found.append(parts.password)
@@ -524,6 +535,8 @@ def _read_yaml(path: str, explicit: bool) -> tuple[dict, bool]:
         if explicit:
             raise ConfigError(f"config file {path} does not exist") from None
         return {}, False
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({_bad_byte(err)})") from err
     except OSError as err:
         raise ConfigError(f"config file {path} cannot be read: {err.strerror}") from err
     try:
@@ -543,7 +556,16 @@ def _read_yaml(path: str, explicit: bool) -> tuple[dict, bool]:
 def _read_dotenv(dotenv_path: str) -> dict[str, str]:
     if not os.path.isfile(dotenv_path):
         return {}
-    return {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    try:
+        return {k: v for k, v in dotenv_values(dotenv_path, encoding="utf-8").items() if v is not None}
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"environment file {dotenv_path} is not UTF-8 text ({_bad_byte(err)})") from err
+    except OSError as err:
+        raise ConfigError(f"environment file {dotenv_path} cannot be read: {err.strerror or err}") from err
+
+
+def _bad_byte(err: UnicodeDecodeError) -> str:
+    return f"byte 0x{err.object[err.start]:02x} at offset {err.start}"
 
 
 def _leaf_keys(cls: type, prefix: str = "") -> list[str]:
@@ -626,6 +648,10 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
+# No setting needs more; anything larger is a typo (1e10) and would overflow a timer or a date.
+MAX_NUMBER = 1e9
+
+
 def _convert(key: str, value: object, *, origin: str) -> object:
     """Turn a YAML or environment value into the key's declared type, or say what is wrong."""
     target = _leaf_type(key)
@@ -646,6 +672,8 @@ def _convert(key: str, value: object, *, origin: str) -> object:
                 number = float(str(value).strip())
             except ValueError:
                 raise ConfigError(f"{origin}: expected a number, got {value!r}") from None
+        if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+            raise ConfigError(f"{origin}: expected a finite number of sensible size, got {value!r}")
         if target is int:
             if float(number) != int(number):
                 raise ConfigError(f"{origin}: expected a whole number, got {value!r}")
@@ -846,55 +874,68 @@ def _is_header_safe(text: str) -> bool:
     return not any(c.isspace() or not c.isprintable() for c in text)
 
 
+def _range(low: float, high: float, unit: str = "", *, above: bool = False) -> tuple[Callable[[object], bool], str]:
+    """A rule for a number between ``low`` (excluded when ``above``) and ``high``; its text is the README's."""
+    text = f"{'more than ' if above else 'from '}{low:g} to {high:g}" + (f" {unit}" if unit else "")
+    return (lambda v: (v > low if above else v >= low) and v <= high), text
+
+
+def _is_http_url(text: str, *, optional: bool = False) -> bool:
+    """An http(s) URL with a host and, if any, a valid port; no whitespace (``urlsplit`` accepts almost anything)."""
+    if not text:
+        return optional
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and _is_header_safe(text)
+
+
+# Seconds in a day and minutes in a week: the largest waits and windows that still make sense.
+DAY_SECONDS = 86_400
+WEEK_MINUTES = 10_080
+
 _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "dolphinscheduler.token": (_is_header_safe, "a DS token without spaces or control characters"),
-    "dolphinscheduler.api_url": (
-        lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc),
-        "an http(s) URL such as http://ds-host:12345/dolphinscheduler",
-    ),
+    "dolphinscheduler.api_url": (_is_http_url, "an http(s) URL such as http://ds-host:12345/dolphinscheduler"),
     "dolphinscheduler.api_version": (lambda v: v in API_VERSIONS, "one of " + ", ".join(API_VERSIONS)),
-    "dolphinscheduler.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "dolphinscheduler.timeout_seconds": _range(0, 600, "seconds", above=True),
     "dolphinscheduler.server_timezone": (
         lambda v: v == "auto" or _is_zone(v),
         "auto or a zone such as Asia/Shanghai or GMT+8",
     ),
-    "dolphinscheduler.ui_url": (
-        lambda v: not v or urlsplit(v).scheme in ("http", "https"),
-        "empty or an http(s) URL",
-    ),
-    "monitor.check_interval": (lambda v: v >= 1, "at least 1 (seconds)"),
-    "monitor.timeout": (lambda v: v >= 1, "at least 1 (seconds)"),
-    "monitor.time_window_hours": (lambda v: v > 0, "greater than 0"),
-    "monitor.max_failures_for_recovery": (lambda v: v >= 0, "0 or more"),
-    "monitor.execution_window_hours": (lambda v: v > 0, "greater than 0"),
-    "monitor.success_cooldown_minutes": (lambda v: v >= 0, "0 or more"),
-    "monitor.max_unchecked_minutes": (lambda v: v >= 0, "0 or more"),
-    "monitor.missed_run_grace_minutes": (lambda v: v >= 0, "0 or more"),
-    "monitor.http_port": (lambda v: 0 <= v <= 65535, "a port from 0 (off) to 65535"),
+    "dolphinscheduler.ui_url": (lambda v: _is_http_url(v, optional=True), "empty or an http(s) URL"),
+    "monitor.check_interval": _range(1, DAY_SECONDS, "seconds"),
+    "monitor.timeout": _range(1, DAY_SECONDS, "seconds"),
+    "monitor.time_window_hours": _range(0, 720, "hours", above=True),
+    "monitor.max_failures_for_recovery": _range(0, 10_000),
+    "monitor.execution_window_hours": _range(0, 168, "hours", above=True),
+    "monitor.success_cooldown_minutes": _range(0, WEEK_MINUTES, "minutes"),
+    "monitor.max_unchecked_minutes": _range(0, 1440, "minutes"),
+    "monitor.missed_run_grace_minutes": _range(0, WEEK_MINUTES, "minutes"),
+    "monitor.http_port": _range(0, 65535),
     "monitor.http_host": (lambda v: bool(v), "a host address such as 127.0.0.1"),
-    "monitor.heartbeat_url": (
-        lambda v: not v or (urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).netloc)),
-        "empty or an http(s) URL such as https://hc-ping.com/<uuid>",
-    ),
-    "retry.max_recovery_attempts": (lambda v: v >= 0, "0 or more"),
-    "retry.recovery_interval": (lambda v: v >= 0, "0 or more (seconds)"),
+    "monitor.heartbeat_url": (lambda v: _is_http_url(v, optional=True), "empty or an http(s) URL such as https://hc-ping.com/<uuid>"),
+    "retry.max_recovery_attempts": _range(0, 100),
+    "retry.recovery_interval": _range(0, DAY_SECONDS, "seconds"),
     "state_dir": (lambda v: bool(v), "a directory path"),
     "logging.level": (lambda v: v.upper() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
-    "logging.max_size": (lambda v: v > 0, "greater than 0 (MB)"),
-    "logging.backup_count": (lambda v: v >= 0, "0 or more"),
-    "notification.rate_limit.max_per_window": (lambda v: v >= 1, "at least 1"),
-    "notification.rate_limit.window_hours": (lambda v: v > 0, "greater than 0"),
-    "notification.task_log.max_lines": (lambda v: v >= 1, "at least 1"),
-    "notification.task_log.max_bytes": (lambda v: v >= 64, "at least 64 (bytes)"),
-    "notification.email.smtp_port": (lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
-    "notification.email.timeout_seconds": (lambda v: v > 0, "greater than 0"),
+    "logging.max_size": _range(0, 10_240, "MB", above=True),
+    "logging.backup_count": _range(0, 1000),
+    "notification.rate_limit.max_per_window": _range(1, 10_000),
+    "notification.rate_limit.window_hours": _range(0, 720, "hours", above=True),
+    "notification.task_log.max_lines": _range(1, 10_000),
+    "notification.task_log.max_bytes": _range(64, 1_048_576, "bytes"),
+    "notification.email.smtp_port": _range(1, 65535),
+    "notification.email.timeout_seconds": _range(0, 600, "seconds", above=True),
     "notification.digest.at": (lambda v: _is_clock_time(v), "a local time HH:MM such as 09:00"),
     "notification.digest.timezone": (lambda v: _is_zone(v), "an IANA zone such as Asia/Shanghai"),
-    "notification.webhook.timeout_seconds": (lambda v: v > 0, "greater than 0"),
-    "notification.alertmanager.resend_minutes": (lambda v: v > 0, "greater than 0 (minutes)"),
+    "notification.webhook.timeout_seconds": _range(0, 600, "seconds", above=True),
+    "notification.alertmanager.resend_minutes": _range(0, WEEK_MINUTES, "minutes", above=True),
     "coordination.backend": (lambda v: v in COORDINATION_BACKENDS, "one of " + ", ".join(COORDINATION_BACKENDS)),
     # ZooKeeper negotiates the session within 2..20 ticks of its server; below 1 s no server agrees.
-    "coordination.zookeeper.session_timeout_seconds": (lambda v: 1 <= v <= 600, "from 1 to 600 (seconds)"),
+    "coordination.zookeeper.session_timeout_seconds": _range(1, 600, "seconds"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ds_monitor.config import ENV_ALIASES, Config, load_config
+from ds_monitor.config import _RULES, ENV_ALIASES, Config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\| `(?P<key>[a-z_.]+)` \| `(?P<default>[^`]*)` \| (?P<env>[^|]*) \|")
@@ -36,3 +36,15 @@ def test_shipped_config_file_is_exactly_the_defaults():
     loaded = load_config(str(ROOT / "config" / "config.yaml"), environ={}, dotenv_path=None)
     assert loaded.config == Config()
     assert loaded.file_found
+
+
+def test_readme_states_the_range_of_every_ranged_key():
+    rows = {
+        line.split("`")[1]: line
+        for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+        if ROW.match(line)
+    }
+    ranged = {key: text for key, (_, text) in _RULES.items() if text.startswith(("from ", "more than "))}
+    assert ranged
+    for key, text in ranged.items():
+        assert f"range: {text}" in rows[key], key
