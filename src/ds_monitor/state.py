@@ -171,7 +171,9 @@ class StateStore:
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         clock: Callable[[], datetime] = utc_now,
+        create: bool = True,
     ):
+        """``create=False`` (for ``status``): the directory must exist and nothing is ever created in it."""
         self.state_dir = Path(state_dir)
         self.lock_timeout = lock_timeout
         self.clock = clock
@@ -180,7 +182,8 @@ class StateStore:
         # Files already reported as saved in the future, so a stepped-back clock warns once per file.
         self._future_reported: set[str] = set()
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
         except PermissionError as err:
             raise access_error("state_dir", self.state_dir, err) from err
         except OSError as err:
@@ -213,7 +216,7 @@ class StateStore:
         """
         fd = None
         try:
-            fd = self._open_lock_file()
+            fd = self._open_lock_file(create=False)
             self._flock(fd, fcntl.LOCK_SH, SNAPSHOT_LOCK_WAIT)
         except (StateError, AccessError) as err:
             log.debug("reading the state files without the lock: %s", err)
@@ -339,9 +342,13 @@ class StateStore:
         finally:
             self._thread_lock.release()
 
-    def _open_lock_file(self) -> int:
+    def _open_lock_file(self, *, create: bool = True) -> int:
+        """The lock file, opened for a lock; readers (``create=False``) never create it nor need to write it."""
+        path = self.state_dir / LOCK_FILE
         try:
-            return os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            if not create:
+                return os.open(path, os.O_RDONLY)
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except PermissionError as err:
             raise access_error("state lock", self.state_dir / LOCK_FILE, err) from err
         except OSError as err:

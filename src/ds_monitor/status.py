@@ -6,7 +6,9 @@ old or the new file, never a torn one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from ds_monitor.backends import command_store, location, uses_zookeeper
 from ds_monitor.config import Config
@@ -19,39 +21,65 @@ from ds_monitor.silences import describe, listing
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
 from ds_monitor.tasks import failures_status
 
+# What reading a hand-edited or foreign document of the right JSON type but the wrong shape raises.
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, ValueError, IndexError)
+
 
 def collect_status(config: Config, now: datetime, *, replica=None) -> dict:
     """The JSON of ``status --json`` and of the HTTP ``/status`` endpoint.
 
     ``replica`` is the running replica's :class:`~ds_monitor.coordination.Coordinator` (``run``'s
-    ``/status``); the ``status`` command opens its own ZooKeeper session and is an observer.
+    ``/status``); the ``status`` command opens its own ZooKeeper session and is an observer. With
+    state files, nothing is created (a mistyped ``state_dir`` must not become a new empty one).
     """
     if replica is not None:
         from ds_monitor.zkstore import ZooKeeperStore
 
         store = ZooKeeperStore(replica, writable=False)
         return _status(config, now, store, {"role": replica.role, "leader": replica.leader()})
-    with command_store(config) as store:
-        if uses_zookeeper(config):
+    if uses_zookeeper(config):
+        with command_store(config) as store:
             return _status(config, now, store, {"role": "observer", "leader": store.coordinator.leader()})
-        return _status(config, now, store, {"role": "single", "leader": None})
+    single = {"role": "single", "leader": None}
+    if not Path(config.state_dir).is_dir():
+        return _status(config, now, None, single)
+    with command_store(config, create=False) as store:
+        return _status(config, now, store, single)
 
 
 def _status(config: Config, now: datetime, store, coordination: dict) -> dict:
-    files = store.snapshot()
+    """The status document; a file of an unexpected shape is shown empty with a warning naming it."""
+    warnings: list[str] = []
+    if store is None:
+        files: dict = {}
+        warnings.append(f"state_dir {config.state_dir} does not exist: nothing recorded yet, or a mistyped path")
+    else:
+        files = store.snapshot()
+        warnings.extend(store.warnings)
+
+    def section(name: str, build: Callable[[dict], list[dict]]) -> list[dict]:
+        try:
+            return build(files.get(name, {}))
+        except _SHAPE_ERRORS as err:
+            warnings.append(
+                f"state file {name} in {location(config)} has an unexpected shape "
+                f"({type(err).__name__}: {err}); shown empty"
+            )
+            return []
+
     return {
         "generated_at": now.isoformat(),
         "state_dir": config.state_dir,
         "state": location(config),
         "coordination": {"backend": config.coordination.backend, **coordination},
-        "recovery": recovery_status(files.get(RECOVERY, {}), now),
-        "failures": failures_status(files.get(RECOVERY, {})),
-        "rate_limit": rate_limit_status(files.get(RATE_LIMIT, {}), now, config.notification.rate_limit),
-        "outbox": outbox_status(files.get(RATE_LIMIT, {})),
-        "schedule": schedule_status(files.get(SCHEDULE, {}), now),
-        "silences": [describe(s, now) for s in listing(files.get(SILENCES, {}), now)],
+        "recovery": section(RECOVERY, lambda doc: recovery_status(doc, now)),
+        "failures": section(RECOVERY, failures_status),
+        "rate_limit": section(RATE_LIMIT, lambda doc: rate_limit_status(doc, now, config.notification.rate_limit)),
+        "outbox": section(RATE_LIMIT, outbox_status),
+        "schedule": section(SCHEDULE, lambda doc: schedule_status(doc, now)),
+        "silences": section(SILENCES, lambda doc: [describe(s, now) for s in listing(doc, now)]),
         "maintenance": overview(config.maintenance, now),
-        "warnings": list(store.warnings),
+        "warnings": warnings,
     }
 
 
