@@ -134,3 +134,22 @@ def test_temporary_failure_on_data_is_retryable(smtp):
     with pytest.raises(NotifyError, match="421") as caught:
         EmailSender(settings(smtp.port, "plain")).send(build_test_digest(T0))
     assert caught.value.retryable
+
+
+@pytest.mark.parametrize("smtp", ["plain"], indirect=True)
+def test_starttls_not_offered_is_said_so_not_blamed_on_auth(smtp, tls):
+    sender = EmailSender(settings(smtp.port, "plain", starttls=True), ssl_context=tls["client"])
+    with pytest.raises(NotifyError, match="does not offer STARTTLS") as raised:
+        sender.send(build_test_digest(T0))
+    assert "AUTH" not in str(raised.value) and raised.value.code == "no_starttls"
+
+
+def test_a_non_ascii_address_without_smtputf8_is_said_so(tls):
+    smtp = SmtpDouble("plain", smtputf8=False).start()
+    try:
+        sender = EmailSender(settings(smtp.port, "plain", to_addrs=("运维@example.com",)), ssl_context=tls["client"])
+        with pytest.raises(NotifyError, match="not plain ASCII and the server does not offer SMTPUTF8") as raised:
+            sender.send(build_test_digest(T0))
+    finally:
+        smtp.stop()
+    assert "AUTH" not in str(raised.value) and raised.value.code == "no_smtputf8"

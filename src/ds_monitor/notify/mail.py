@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -67,25 +69,34 @@ class EmailSender:
             else:
                 smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds)
             with smtp:
+                # Each step smtplib refuses with SMTPNotSupportedError gets its own diagnosis.
                 if cfg.starttls:
-                    smtp.starttls(context=context)
+                    with _unsupported(
+                        f"{where}: the server does not offer STARTTLS: use notification.email.use_ssl (implicit "
+                        "TLS, usually port 465), another port (587), or starttls: false for a plain relay",
+                        "no_starttls",
+                    ):
+                        smtp.starttls(context=context)
                     smtp.ehlo()
                 if cfg.username:
-                    smtp.login(cfg.username, cfg.password)
-                return smtp.send_message(msg, cfg.from_addr, list(cfg.to_addrs) + list(cfg.cc_addrs))
+                    with _unsupported(
+                        f"{where}: the server offers no AUTH on this connection: enable "
+                        "notification.email.use_ssl or starttls, or leave username empty",
+                        "no_auth",
+                    ):
+                        smtp.login(cfg.username, cfg.password)
+                with _unsupported(
+                    f"{where}: an address is not plain ASCII and the server does not offer SMTPUTF8: "
+                    "use ASCII addresses in notification.email from_addr / to_addrs / cc_addrs",
+                    "no_smtputf8",
+                ):
+                    return smtp.send_message(msg, cfg.from_addr, list(cfg.to_addrs) + list(cfg.cc_addrs))
         except smtplib.SMTPAuthenticationError as err:
             raise NotifyError(
                 f"{where}: authentication failed ({err.smtp_code}): check notification.email.username "
                 "and password",
                 retryable=False,
                 code=err.smtp_code,
-            ) from err
-        except smtplib.SMTPNotSupportedError as err:
-            raise NotifyError(
-                f"{where}: the server offers no AUTH on this connection: enable "
-                "notification.email.use_ssl or starttls, or leave username empty",
-                retryable=False,
-                code="no_auth",
             ) from err
         except smtplib.SMTPRecipientsRefused as err:
             names = ", ".join(f"{addr} ({code})" for addr, (code, _) in sorted(err.recipients.items()))
@@ -127,3 +138,12 @@ class EmailSender:
             raise NotifyError(
                 f"{where}: cannot connect: {err.strerror or err}", retryable=True, code="connection"
             ) from err
+
+
+@contextmanager
+def _unsupported(message: str, code: str) -> Iterator[None]:
+    """Turn smtplib's SMTPNotSupportedError of one step into that step's own NotifyError."""
+    try:
+        yield
+    except smtplib.SMTPNotSupportedError as err:
+        raise NotifyError(message, retryable=False, code=code) from err

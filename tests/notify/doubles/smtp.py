@@ -43,12 +43,19 @@ class SmtpDouble:
     refuse: set[str] = field(default_factory=set)
     data_reply: str | None = None
     data_delay: float = 0.0
+    # Whether EHLO advertises SMTPUTF8 (aiosmtpd's Controller does by default; many relays do not).
+    smtputf8: bool = True
     received: list[Received] = field(default_factory=list)
     port: int = 0
 
     def start(self) -> SmtpDouble:
         self.port = free_port()
-        kwargs: dict = {"hostname": "127.0.0.1", "port": self.port, "authenticator": self._authenticate}
+        kwargs: dict = {
+            "hostname": "127.0.0.1",
+            "port": self.port,
+            "authenticator": self._authenticate,
+            "enable_SMTPUTF8": self.smtputf8,
+        }
         if self.mode == "starttls":
             kwargs.update(tls_context=self.server_context, require_starttls=False)
         elif self.mode == "ssl":
