@@ -9,6 +9,7 @@ the old one running.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -18,7 +19,7 @@ from datetime import datetime
 from ds_monitor import __version__
 from ds_monitor.backends import uses_zookeeper
 from ds_monitor.clock import utc_now
-from ds_monitor.config import LoadedConfig, mask_url
+from ds_monitor.config import Config, LoadedConfig, mask_url
 from ds_monitor.errors import CoordinationError, MonitorError
 from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
 from ds_monitor.state import exclusive_run
@@ -51,6 +52,24 @@ def startup_line(loaded: LoadedConfig) -> str:
         f"(api_version {cfg.dolphinscheduler.api_version}), projects: {projects}, "
         f"channels: {', '.join(channels) or 'none'}, interval {cfg.monitor.check_interval}s"
     )
+
+
+def _reload_refusal(running: Config, new: Config) -> str | None:
+    """Why ``new`` cannot replace ``running`` in this process, or None.
+
+    ``run`` holds its lifetime lock in ``state_dir``; following a new ``state_dir`` would leave the
+    lock on the old one, so a second daemon would be accepted on the new one. Moving the lock
+    atomically is not possible with flock (release, then take, leaves a gap), so it is refused.
+    """
+    if os.path.abspath(running.state_dir) != os.path.abspath(new.state_dir):
+        return (
+            f"state_dir changed from {running.state_dir} to {new.state_dir}; the run lock stays on the old "
+            "directory, so restart ds-monitor to move to the new one"
+        )
+    if running.coordination != new.coordination:
+        # A replica cannot switch its state backend or election mid-run without acting twice.
+        return "coordination.* changes need a restart"
+    return None
 
 
 class Runner:
@@ -270,9 +289,9 @@ class Runner:
         except MonitorError as err:
             log.error("config reload failed, keeping the running configuration: %s", err)
             return monitor
-        if loaded.config.coordination != self.loaded.config.coordination:
-            # A replica cannot switch its state backend or election mid-run without acting twice.
-            log.error("config reload refused, keeping the running configuration: coordination.* changes need a restart")
+        refusal = _reload_refusal(self.loaded.config, loaded.config)
+        if refusal:
+            log.error("config reload refused, keeping the running configuration: %s", refusal)
             return monitor
         monitor.close()
         self.loaded = loaded
