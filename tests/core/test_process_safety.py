@@ -150,6 +150,9 @@ def test_status_never_sees_a_torn_file_while_run_writes(make_ds_sim, tmp_path):
     try:
         failures = []
         seen = 0
+        # Before run creates state_dir, status rightly warns that it does not exist.
+        while not (tmp_path / "state").is_dir() and proc.poll() is None:
+            time.sleep(0.05)
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
             result = run_main("status", "--json", env=monitor_env(sim, tmp_path), cwd=tmp_path)

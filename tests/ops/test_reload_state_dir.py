@@ -71,3 +71,11 @@ def test_a_reload_that_keeps_state_dir_is_applied(tmp_path, caplog):
     runner, built = run_with_reload(tmp_path, loaded_for(tmp_path / "a", interval=7))
     assert runner.loaded.config.monitor.check_interval == 7
     assert len(built) == 2 and "refused" not in caplog.text
+
+
+def test_a_reload_that_changes_coordination_is_refused(tmp_path, caplog):
+    new = loaded_for(tmp_path / "a")
+    coordination = replace(new.config.coordination, zookeeper=replace(new.config.coordination.zookeeper, root="/x"))
+    new = replace(new, config=replace(new.config, coordination=coordination))
+    runner, built = run_with_reload(tmp_path, new)
+    assert len(built) == 1 and "coordination.* changes need a restart" in caplog.text
