@@ -161,7 +161,7 @@ EMAIL_ON = "notification:\n  email: {enabled: true, smtp_host: h, from_addr: a@b
         ),
         (
             "notification:\n  webhook:\n    - {name: w1, url: 'http://x/y', timeout_seconds: 0}",
-            r"^notification.webhook\[w1\].timeout_seconds: must be greater than 0",
+            r"^notification.webhook\[w1\].timeout_seconds: must be more than 0 to 600 seconds",
         ),
     ],
 )
