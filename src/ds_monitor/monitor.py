@@ -48,6 +48,7 @@ from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.notify.ratelimit import normalise_state
 from ds_monitor.policy import TRANSIENT_ONLY, Rule, gate
 from ds_monitor.recovery import (
+    BACKFILL_DETAIL,
     IN_FLIGHT,
     NOT_STARTED,
     FollowUp,
@@ -953,7 +954,9 @@ class Monitor:
                     instance_id=inst.id,
                     attempt=0,
                     result="skipped_state",
-                    detail="deferred: a recovery in this project is younger than retry.recovery_interval",
+                    detail=BACKFILL_DETAIL
+                    if inst.is_backfill
+                    else "deferred: a recovery in this project is younger than retry.recovery_interval",
                     project_code=project_code,
                     definition_code=inst.definition_code,
                 )

@@ -183,6 +183,10 @@ def attempts_so_far(record: dict | None, instance: Instance) -> int:
     return max(journal, from_ds, 0)
 
 
+# A backfill is never recovered, so no deferral (recovery_interval, one per project) may be reported for it.
+BACKFILL_DETAIL = "backfill (COMPLEMENT_DATA): never recovered automatically"
+
+
 def decide(
     instance: Instance,
     record: dict | None,
@@ -206,7 +210,7 @@ def decide(
         )
         return SKIPPED_STATE, f"state is {instance.state} ({actor})"
     if instance.is_backfill:
-        return SKIPPED_STATE, "backfill (COMPLEMENT_DATA): never recovered automatically"
+        return SKIPPED_STATE, BACKFILL_DETAIL
     waiting = _waiting_reason(record, instance, now, ds_version)
     if waiting:
         return SKIPPED_STATE, waiting
@@ -570,7 +574,7 @@ class RecoveryHandler:
             for candidate in sorted(candidates, key=_oldest_first):
                 if not keep_going():
                     break
-                if one_per_project and any(o.result == TRIGGERED for o in outcomes):
+                if one_per_project and not candidate.is_backfill and any(o.result == TRIGGERED for o in outcomes):
                     record = journal["instances"].get(str(candidate.id))
                     outcomes.append(RecoveryOutcome(
                         instance_id=candidate.id, attempt=attempts_so_far(record, candidate), result=SKIPPED_STATE,
