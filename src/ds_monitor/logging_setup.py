@@ -66,13 +66,29 @@ class RedactingFormatter(logging.Formatter):
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class _BoundedFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file that stays within ``maxBytes`` also with ``backupCount`` 0.
+
+    The standard handler keeps no backup then, but reopens the same file for appending on every
+    rollover, so it grows without bound; here the file starts afresh instead.
+    """
+
+    def doRollover(self) -> None:
+        if self.backupCount > 0:
+            super().doRollover()
+            return
+        if self.stream:
+            self.stream.close()
+        self.stream = open(self.baseFilename, "w", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+
 def _file_handler(file: str, max_size_mb: float, backup_count: int) -> logging.Handler:
     """The rotating log file; a path that cannot be opened is the operator's to fix (exit 2, named)."""
     try:
         directory = os.path.dirname(file)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        return logging.handlers.RotatingFileHandler(
+        return _BoundedFileHandler(
             file, maxBytes=int(max_size_mb * 1024 * 1024), backupCount=backup_count, encoding="utf-8"
         )
     except PermissionError as err:

@@ -54,3 +54,15 @@ def test_known_secrets_are_masked_in_messages_and_tracebacks(tmp_path):
         assert "leak-me" not in text
         assert "calling DS with ***" in text
         assert "RuntimeError: boom ***" in text
+
+
+@pytest.mark.parametrize("backup_count", [0, 2])
+def test_the_log_file_stays_bounded_whatever_backup_count(tmp_path, backup_count):
+    log_file = tmp_path / "monitor.log"
+    setup_logging("INFO", file=str(log_file), max_size_mb=2 / 1024, backup_count=backup_count)  # 2 KB
+    logger = logging.getLogger("ds_monitor.test")
+    for n in range(400):
+        logger.info("line %03d %s", n, "x" * 80)
+    assert log_file.stat().st_size <= 2048
+    assert "line 399" in log_file.read_text(encoding="utf-8")
+    assert len(list(tmp_path.glob("monitor.log.*"))) == backup_count
