@@ -874,9 +874,9 @@ def _is_header_safe(text: str) -> bool:
     return not any(c.isspace() or not c.isprintable() for c in text)
 
 
-def _range(low: float, high: float, unit: str = "", *, above: bool = False) -> tuple[Callable[[object], bool], str]:
+def _range(low: float, high: int, unit: str = "", *, above: bool = False) -> tuple[Callable[[object], bool], str]:
     """A rule for a number between ``low`` (excluded when ``above``) and ``high``; its text is the README's."""
-    text = f"{'more than ' if above else 'from '}{low:g} to {high:g}" + (f" {unit}" if unit else "")
+    text = f"{'more than ' if above else 'from '}{low:g} to {high:d}" + (f" {unit}" if unit else "")
     return (lambda v: (v > low if above else v >= low) and v <= high), text
 
 
