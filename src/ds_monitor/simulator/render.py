@@ -88,7 +88,10 @@ class Renderer:
 
     def date(self, moment: datetime | None) -> str | None:
         """A Date field: wall-clock in the token user's zone (ds-api.md 6.1)."""
-        return None if moment is None else moment.astimezone(self.zone).strftime(DATE_FORMAT)
+        # isoformat with a space is DATE_FORMAT (whole seconds), several times faster than strftime.
+        if moment is None:
+            return None
+        return moment.astimezone(self.zone).replace(microsecond=0, tzinfo=None).isoformat(" ")
 
     # ----------------------------------------------------------------- paging
 
