@@ -471,7 +471,7 @@ def test_user_zone_fallbacks(mock, answer, zone):
 
 
 def _z(name):
-    from ds_monitor.ds.dialect import parse_zone
+    from ds_monitor.zones import parse_zone
 
     return parse_zone(name)
 

@@ -1,4 +1,4 @@
-"""The DS wire dialect: zones, dates, date filters and raw object -> model parsing (pure)."""
+"""The DS wire dialect: dates, date filters and raw object -> model parsing (pure); zones: tests/core/test_zones.py."""
 
 from __future__ import annotations
 
@@ -11,34 +11,6 @@ from ds_monitor.ds import dialect as wire
 from ds_monitor.errors import DSProtocolError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.mark.parametrize(
-    ("name", "offset_hours"),
-    [
-        ("Asia/Shanghai", 8),
-        ("UTC", 0),
-        ("Z", 0),
-        ("GMT+8", 8),
-        ("GMT+08:00", 8),
-        ("UTC-05:30", -5.5),
-        ("+09:00", 9),
-        ("America/New_York", -4),  # the probe date below is in July (EDT)
-    ],
-    ids=["iana", "utc", "z", "gmt+8", "gmt+08:00", "utc-05:30", "bare-offset", "iana-dst"],
-)
-def test_parse_zone_accepts_java_zone_ids(name, offset_hours):
-    zone = wire.parse_zone(name)
-    probe = datetime(2024, 7, 1, 12, tzinfo=zone)
-    assert probe.utcoffset() == timedelta(hours=offset_hours)
-
-
-@pytest.mark.parametrize(
-    "name", ["Mars/Olympus", "GMT+25", "", "not a zone"], ids=["unknown", "range", "empty", "junk"]
-)
-def test_parse_zone_rejects_nonsense(name):
-    with pytest.raises(ValueError):
-        wire.parse_zone(name)
 
 
 def test_ds_time_round_trip_in_user_zone():

@@ -18,6 +18,7 @@ NOON_UTC = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
     ("name", "offset_hours"),
     [
         ("Asia/Shanghai", 8),
+        ("America/New_York", -4),  # NOON_UTC is in June (EDT)
         ("GMT+8", 8),
         ("GMT+08:00", 8),
         ("UTC+8", 8),
@@ -25,6 +26,7 @@ NOON_UTC = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
         ("Etc/GMT-8", 8),
         ("GMT-5", -5),
         ("UTC-03:30", -3.5),
+        ("UTC-05:30", -5.5),
         ("Z", 0),
         ("UTC", 0),
         (" Asia/Shanghai ", 8),
@@ -35,7 +37,9 @@ def test_zone_names_ds_accepts_all_evaluate(name, offset_hours):
     assert NOON_UTC.astimezone(parse_zone(name)).utcoffset() == timedelta(hours=offset_hours)
 
 
-@pytest.mark.parametrize("name", ["", "Mars/Olympus", "GMT+19", "+25:00", "Asia/Shanghai/x"], ids=repr)
+@pytest.mark.parametrize(
+    "name", ["", "Mars/Olympus", "GMT+19", "GMT+25", "+25:00", "Asia/Shanghai/x", "not a zone"], ids=repr
+)
 def test_unknown_zones_are_value_errors_naming_the_zone(name):
     with pytest.raises(ValueError, match="time zone"):
         parse_zone(name)
