@@ -14,13 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NoReturn
 
 import click
 
 from ds_monitor import __version__
 from ds_monitor.clock import utc_now
 from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config, mask_url
-from ds_monitor.errors import ConfigError, MonitorError
+from ds_monitor.errors import INTERNAL_ERROR_EXIT, ConfigError, MonitorError, ReportedFailure
 from ds_monitor.logging_setup import redact, setup_logging
 
 log = logging.getLogger("ds_monitor.cli")
@@ -239,7 +240,7 @@ def check_command(dry_run: bool, as_json: bool) -> None:
     else:
         click.echo(render_report(report))
     if not report.complete:
-        sys.exit(1)
+        raise ReportedFailure("the sweep could not complete or could not read every selected project")
 
 
 @cli.command("run")
@@ -268,7 +269,7 @@ def run_command(once: bool, http_port: int | None) -> None:
         once=once or not loaded.config.monitor.continuous_mode,
         log_level=opts.log_level,
     )
-    sys.exit(runner.run())
+    runner.run()
 
 
 @cli.command("status")
@@ -510,7 +511,7 @@ def notify_test(channel_names: tuple[str, ...]) -> None:
     for channel, ok, detail in results:
         click.echo(f"{channel}: {'sent' if ok else 'FAILED'}{'' if ok else ': ' + detail}")
     if not all(ok for _, ok, _ in results):
-        sys.exit(1)
+        raise ReportedFailure("a channel failed its test message")
 
 
 @cli.command("demo")
@@ -601,29 +602,42 @@ def _now() -> datetime:
     return click.get_current_context().find_object(Options).clock()
 
 
-def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utc_now) -> None:
-    """Run the CLI and exit with the code the spec promises (0 done, 1 DS side, 2 usage/config)."""
+def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utc_now) -> NoReturn:
+    """Run the CLI and exit with the code the spec promises (0 done, 1 DS side, 2 usage/config).
+
+    The one place that turns an exception into output and an exit code: commands raise, the
+    exception's class carries the code (:mod:`ds_monitor.errors`, click's ``UsageError``).
+    """
     opts = Options(clock=clock)
+    sys.exit(_invoke(argv, opts))
+
+
+def _invoke(argv: list[str] | None, opts: Options) -> int:
     try:
+        # Not standalone: click raises its usage errors here instead of exiting, and --help and
+        # --version return (their code is 0).
         cli.main(args=argv, prog_name="main.py", standalone_mode=False, obj=opts)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except click.Abort:
+        # Ctrl-C outside `run` (which handles SIGINT itself): click turns it into Abort.
         click.echo("aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        return exc.exit_code
+    except ReportedFailure as exc:
+        log.debug("exit %d: %s", exc.exit_code, exc)
+        return exc.exit_code
     except MonitorError as exc:
-        _fail(exc, exc.exit_code, opts)
-    except KeyboardInterrupt:
-        sys.exit(130)
+        _show(exc, opts)
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a bare traceback
-        _fail(exc, 1, opts, unexpected=True)
-    sys.exit(0)
+        _show(exc, opts, unexpected=True)
+        return INTERNAL_ERROR_EXIT
+    return 0
 
 
-def _fail(exc: BaseException, code: int, opts: Options, *, unexpected: bool = False) -> None:
+def _show(exc: Exception, opts: Options, *, unexpected: bool = False) -> None:
+    """The error as one line on stderr (secrets redacted); the traceback only at DEBUG."""
     debug = (opts.log_level or "").upper() == "DEBUG"
     if debug:
         log.exception("failed")
@@ -632,4 +646,3 @@ def _fail(exc: BaseException, code: int, opts: Options, *, unexpected: bool = Fa
     click.echo(redact(prefix + text), err=True)
     if unexpected and not debug:
         click.echo("run again with --log-level DEBUG for the traceback", err=True)
-    sys.exit(code)

@@ -1,16 +1,28 @@
 """One error family for the whole monitor.
 
-Exit codes live on the classes (spec section 1): 1 = the sweep could not complete because of
-DolphinScheduler, 2 = usage or configuration. Only the CLI entry turns an error into output and
-an exit code; everything below raises. Third-party exceptions (requests, urllib3, yaml, smtplib)
-are translated at the edge with ``raise ... from err`` so none travels further.
+Exit codes live on the classes (spec section 1): 1 = the sweep could not complete or could not
+read every selected project, 2 = usage, configuration or access. Only the CLI entry
+(:func:`ds_monitor.cli.main`) turns an error into output and an exit code; everything below raises,
+commands included. Any other exception is a bug: the entry prints it as an internal error and exits
+with :data:`INTERNAL_ERROR_EXIT`. Third-party exceptions (requests, urllib3, yaml, smtplib) are
+translated at the edge with ``raise ... from err`` so none travels further.
 """
 
 from __future__ import annotations
 
+# The exit code of an exception outside this family (a bug), as of any failed run.
+INTERNAL_ERROR_EXIT = 1
+
 
 class MonitorError(Exception):
     """Base of every error the monitor raises on purpose. ``str(err)`` is one line for an operator."""
+
+    exit_code = 1
+
+
+class ReportedFailure(MonitorError):
+    """The command has already shown what went wrong (the sweep report, one line per channel of
+    ``notify test``): the CLI entry only exits with ``exit_code`` and adds no line of its own."""
 
     exit_code = 1
 

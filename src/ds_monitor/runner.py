@@ -20,7 +20,7 @@ from ds_monitor import __version__
 from ds_monitor.backends import uses_zookeeper
 from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, LoadedConfig, mask_url
-from ds_monitor.errors import CoordinationError, MonitorError
+from ds_monitor.errors import CoordinationError, MonitorError, ReportedFailure
 from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
 from ds_monitor.state import exclusive_run
 
@@ -114,8 +114,9 @@ class Runner:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, self.request_reload)
 
-    def run(self) -> int:
-        """Loop until stopped; return the process exit code.
+    def run(self) -> None:
+        """Loop until stopped. With ``once``, an incomplete sweep raises :class:`ReportedFailure`
+        (exit 1; the summary and the errors are already logged).
 
         One ``run`` per state directory; with ZooKeeper any number, of which the elected one acts.
         """
@@ -124,13 +125,14 @@ class Runner:
 
             self.coordinator = Coordinator(self.loaded.config.coordination.zookeeper)
             try:
-                return self._run()
+                self._run()
             finally:
                 self.coordinator.close()
+            return
         with exclusive_run(self.loaded.config.state_dir):
-            return self._run()
+            self._run()
 
-    def _run(self) -> int:
+    def _run(self) -> None:
         from ds_monitor.http_endpoint import Health, HealthServer
         from ds_monitor.status import collect_status
         from ds_monitor.telemetry import MonitorMetrics
@@ -163,7 +165,7 @@ class Runner:
         try:
             if self.coordinator is not None and not self._connect(health):
                 log.info("stopping before ZooKeeper answered")
-                return 0
+                return
             while True:
                 if self._leading(health, telemetry):
                     if self.coordinator is not None:
@@ -172,15 +174,16 @@ class Runner:
                     health.sweep_attempted(self.clock(), report.ok, describe_failure_reason(report))
                     self._log_summary(report)
                     if self.once:
-                        return 0 if report.complete else 1
+                        if not report.complete:
+                            raise ReportedFailure("the sweep could not complete or could not read every project")
+                        return
                 elif self.once:
-                    return 0
+                    return
                 if self._wait(self.loaded.config.monitor.check_interval):
                     break
                 if self.reload_event.is_set():
                     monitor = self._reload(monitor, telemetry, health)
             log.info("stopping: state flushed, exiting")
-            return 0
         finally:
             monitor.close()
             if server is not None:
