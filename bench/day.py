@@ -1,7 +1,7 @@
 """A simulated day against the DS double: shared by ``bench/schedule_day_e2e.py`` and the day test.
 
 200 definitions in 10 projects (daily and hourly schedules in several zones, some manual-only),
-DS's scheduler played by :class:`~ds_monitor.simulator.scheduler.SimulatedScheduler`, failures
+DS's scheduler played by :class:`~bench.scheduler.SimulatedScheduler`, failures
 and manual runs at random times from a fixed seed, and the real monitor sweeping every 5 minutes
 on an injected clock. Records when each failure became visible and when a sweep first reported it.
 """
@@ -13,10 +13,10 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from bench.scheduler import SimulatedScheduler
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
 from ds_monitor.monitor import build_monitor
 from ds_monitor.simulator import DSSimulator
-from ds_monitor.simulator.scheduler import SimulatedScheduler
 
 TOKEN = "day-token"
 DAY_START = datetime(2026, 3, 7, 0, 0, tzinfo=timezone.utc)

@@ -33,7 +33,7 @@ from ds_monitor.config import (  # noqa: E402
     EmailConfig,
     NotificationConfig,
     RateLimitConfig,
-    WeWorkConfig,
+    WeComConfig,
 )
 from ds_monitor.notify.builder import ChatMentions, build_digest, render_dingtalk, render_email, render_wecom  # noqa: E402
 from ds_monitor.notify.dingtalk import DingTalkSender  # noqa: E402
@@ -104,7 +104,7 @@ def dispatching() -> None:
     try:
         ding_cfg = DingTalkConfig(enabled=True, webhook_url=ding.webhook("tok"), secret=SECRET,
                                   keyword="告警")
-        wecom_cfg = WeWorkConfig(enabled=True, webhook_url=wecom.webhook("key"))
+        wecom_cfg = WeComConfig(enabled=True, webhook_url=wecom.webhook("key"))
         mail_cfg = EmailConfig(enabled=True, smtp_host="127.0.0.1", smtp_port=smtp.port, use_ssl=False,
                                starttls=True, username="monitor", password="s3cret-pass",
                                from_addr="m@example.com", to_addrs=("ops@example.com",))

@@ -104,7 +104,9 @@ class DingTalkConfig:
 
 
 @dataclass(frozen=True)
-class WeWorkConfig:
+class WeComConfig:
+    """The WeCom robot. Its section is ``notification.wework`` (env ``DS_WEWORK_*``): the spec's keys."""
+
     enabled: bool = False
     webhook_url: str = ""
     mentioned_list: tuple[str, ...] = ()
@@ -201,7 +203,7 @@ class NotificationConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     task_log: TaskLogConfig = field(default_factory=TaskLogConfig)
     dingtalk: DingTalkConfig = field(default_factory=DingTalkConfig)
-    wework: WeWorkConfig = field(default_factory=WeWorkConfig)
+    wework: WeComConfig = field(default_factory=WeComConfig)  # the field is the spec's YAML key
     email: EmailConfig = field(default_factory=EmailConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)

@@ -1237,10 +1237,10 @@ def build_monitor(
     With a ``coordinator`` (``coordination.backend: zookeeper``) the state lives in ZooKeeper and
     every state write, DS action and send passes the leadership fence first.
     """
+    from ds_monitor.ds.calls import CallStats
     from ds_monitor.ds.client import DSClient
-    from ds_monitor.metrics import ApiMetrics
 
-    api_metrics = ApiMetrics(observer=telemetry.ds_call if telemetry is not None else None)
+    api_metrics = CallStats(observer=telemetry.ds_call if telemetry is not None else None)
     client = DSClient(config.dolphinscheduler, metrics=api_metrics, **client_options)
     store = StateStore(config.state_dir) if coordinator is None else None
     if coordinator is not None:

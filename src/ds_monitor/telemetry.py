@@ -23,14 +23,14 @@ DS_CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 SWEEP_OK = "ok"
 SWEEP_FAILED = "failed"
-# ApiMetrics reports cache hits through the same observer, with no latency worth recording.
+# CallStats reports cache hits through the same observer, with no latency worth recording.
 CACHE_HIT = "cache_hit"
 
 
 class MonitorMetrics:
     """Counters, histograms and gauges of one monitor process.
 
-    ``ds_call`` has the ``ApiMetrics(observer=...)`` signature, so the DS client's call figures
+    ``ds_call`` has the ``CallStats(observer=...)`` signature, so the DS client's call figures
     flow here without the client knowing about Prometheus.
     """
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ds_monitor.config import DolphinSchedulerConfig
+from ds_monitor.ds.calls import CallStats
 from ds_monitor.ds.client import DSClient
-from ds_monitor.metrics import ApiMetrics
 
 TOKEN = "s3cr3t-t0ken-value"
 BASE = "http://127.0.0.1:9/dolphinscheduler"
@@ -35,7 +35,7 @@ def make_client(
     timeout_seconds: float = 2,
     ui_url: str = "",
     clock: Callable[[], float] | None = None,
-    metrics: ApiMetrics | None = None,
+    metrics: CallStats | None = None,
     max_retries: int = 2,
     cache_ttl_seconds: float = 300,
 ) -> DSClient:

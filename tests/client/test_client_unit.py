@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 
+from ds_monitor.ds.calls import CallStats
 from ds_monitor.ds.models import Instance
 from ds_monitor.errors import (
     ActionOutcomeUnknown,
@@ -22,7 +23,6 @@ from ds_monitor.errors import (
     DSProtocolError,
     DSUnreachable,
 )
-from ds_monitor.metrics import ApiMetrics
 from tests.client.helpers import BASE, TOKEN, FakeClock, envelope, make_client, page
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -565,7 +565,7 @@ def test_paths_follow_the_family(mock, version, definitions, instances, filter_p
 def test_listings_are_cached_for_the_ttl(mock):
     mock.get(f"{BASE}/projects/list", json=envelope([{"code": 1, "name": "p"}]))
     clock = FakeClock()
-    metrics = ApiMetrics()
+    metrics = CallStats()
     client = make_client(clock=clock, metrics=metrics, cache_ttl_seconds=300)
     client.list_projects()
     clock.advance(299)
@@ -670,7 +670,7 @@ def test_cache_is_per_project_and_hits_are_named_by_endpoint(mock):
     mock.get(f"{BASE}/projects/5/process-definition", json=empty)
     mock.get(f"{BASE}/projects/6/process-definition", json=empty)
     hits = []
-    client = make_client(metrics=ApiMetrics(observer=lambda key, outcome, _s: hits.append((key, outcome))))
+    client = make_client(metrics=CallStats(observer=lambda key, outcome, _s: hits.append((key, outcome))))
     client.list_definitions(5)
     client.list_definitions(6)
     client.list_definitions(5)

@@ -10,14 +10,14 @@ from datetime import timedelta
 
 import pytest
 
-from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, RateLimitConfig, WeWorkConfig
+from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, RateLimitConfig, WeComConfig
 from ds_monitor.errors import NotifyError
 from ds_monitor.notify import send_test_messages
 from ds_monitor.notify.dingtalk import DingTalkSender
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.outbox import MAX_ITEMS_PER_CHANNEL, owed
-from ds_monitor.notify.transport import TransportLimiter
+from ds_monitor.notify.pacer import Pacer
 from ds_monitor.notify.wecom import WeComSender
 from tests.notify.conftest import KEYWORD, SECRET, T0, TOKEN, WECOM_KEY
 from tests.notify.dispatch import Manager, restart
@@ -43,7 +43,7 @@ def channels(dingtalk_double, wecom_double, smtp, tls, clock):
         keyword=KEYWORD,
         at_mobiles=("13800000000",),
     )
-    wecom = WeWorkConfig(enabled=True, webhook_url=wecom_double.webhook(WECOM_KEY))
+    wecom = WeComConfig(enabled=True, webhook_url=wecom_double.webhook(WECOM_KEY))
     email = EmailConfig(
         enabled=True,
         smtp_host="127.0.0.1",
@@ -196,7 +196,7 @@ def test_retryable_failures_are_retried_with_backoff(channels, dingtalk_double):
 def test_configuration_errors_are_not_retried_nor_carried(channels, wecom_double):
     config, senders = channels
     sender = WeComSender(
-        WeWorkConfig(enabled=True, webhook_url=wecom_double.webhook("wrong-key")), timeout=(1, 2)
+        WeComConfig(enabled=True, webhook_url=wecom_double.webhook("wrong-key")), timeout=(1, 2)
     )
     manager = Manager(config, senders=[sender], sleep=Sleeps())
     results, state = manager.dispatch([failure(1)], {}, T0)
@@ -279,7 +279,7 @@ def test_no_secret_in_results_or_logs(channels, dingtalk_double, wecom_double, c
 
 def test_notify_test_reports_each_channel(channels, wecom_double):
     config, senders = channels
-    wrong_key = WeComSender(WeWorkConfig(enabled=True, webhook_url=wecom_double.webhook("wrong-key")))
+    wrong_key = WeComSender(WeComConfig(enabled=True, webhook_url=wecom_double.webhook("wrong-key")))
     report = send_test_messages(config, T0, senders=[senders()[0], wrong_key, senders()[2]])
     assert report == [
         ("dingtalk", True, "sent"),
@@ -295,7 +295,7 @@ def test_notify_test_reports_each_channel(channels, wecom_double):
 def test_a_robot_near_its_limit_is_paced_not_skipped(channels, dingtalk_double):
     config, senders = channels
     sender = senders()[0]
-    limiter = TransportLimiter()
+    limiter = Pacer()
     for _ in range(18):
         limiter.record_send(sender.destination, sender.limits, T0 - timedelta(seconds=58))
     state = {"version": 1, "transport": limiter.to_dict(T0)}

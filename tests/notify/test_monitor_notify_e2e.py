@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ds_monitor.cli import main
-from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeWorkConfig
+from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeComConfig
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.notify.manager import build_senders
 from tests.core.e2e import NOW, TOKEN, make_config, make_monitor
@@ -42,7 +42,7 @@ def notification_config(dingtalk, wecom, smtp) -> NotificationConfig:
         dingtalk=DingTalkConfig(
             enabled=True, webhook_url=dingtalk.webhook(ROBOT_TOKEN), secret=SECRET, keyword=KEYWORD
         ),
-        wework=WeWorkConfig(enabled=True, webhook_url=wecom.webhook(WECOM_KEY)),
+        wework=WeComConfig(enabled=True, webhook_url=wecom.webhook(WECOM_KEY)),
         email=EmailConfig(
             enabled=True,
             smtp_host="127.0.0.1",

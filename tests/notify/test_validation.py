@@ -4,12 +4,12 @@ from dataclasses import replace
 
 import pytest
 
-from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeWorkConfig
+from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeComConfig
 from ds_monitor.errors import ConfigError
 from ds_monitor.notify import validate_notification_config
 
 DING = DingTalkConfig(enabled=True, webhook_url="https://oapi.dingtalk.com/robot/send?access_token=abc123")
-WECOM = WeWorkConfig(enabled=True, webhook_url="0b1c2d3e-key")
+WECOM = WeComConfig(enabled=True, webhook_url="0b1c2d3e-key")
 MAIL = EmailConfig(
     enabled=True, smtp_host="smtp.example.com", from_addr="monitor@example.com", to_addrs=("ops@example.com",)
 )

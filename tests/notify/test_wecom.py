@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ds_monitor.config import WeWorkConfig
+from ds_monitor.config import WeComConfig
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import build_digest, build_test_digest
 from ds_monitor.notify.events import Event
@@ -15,7 +15,7 @@ from tests.notify.conftest import T0, WECOM_KEY
 def sender_for(double, **overrides):
     settings = {"enabled": True, "webhook_url": double.webhook(WECOM_KEY)}
     settings.update(overrides)
-    return WeComSender(WeWorkConfig(**settings), timeout=(1, 2))
+    return WeComSender(WeComConfig(**settings), timeout=(1, 2))
 
 
 @pytest.mark.parametrize(

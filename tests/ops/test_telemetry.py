@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from ds_monitor import __version__
-from ds_monitor.metrics import ApiMetrics
+from ds_monitor.ds.calls import CallStats
 from ds_monitor.telemetry import MonitorMetrics
 
 
@@ -59,7 +59,7 @@ def test_sweeps_track_the_failure_streak_and_the_last_success(metrics):
 
 
 def test_ds_calls_follow_api_metrics_through_its_observer(metrics):
-    api = ApiMetrics(observer=metrics.ds_call)
+    api = CallStats(observer=metrics.ds_call)
     endpoint = "GET /projects/{pc}/process-instances"
     api.record_call(endpoint, 0.02, ok=True)
     api.record_call(endpoint, 0.3, ok=False)

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from ds_monitor.config import RateLimitConfig
 from ds_monitor.notify.events import Event
+from ds_monitor.notify.pacer import PaceLimits, Pacer
 from ds_monitor.notify.ratelimit import admit
-from ds_monitor.notify.transport import TransportLimiter, TransportLimits
 from ds_monitor.schedule import schedule_status
 from ds_monitor.state import SCHEDULE, StateStore
 from tests.core.e2e import NOW, TOKEN, make_config, make_monitor, minutes
@@ -70,6 +70,6 @@ def test_messages_sent_in_the_future_hold_the_rate_limit_for_one_window_only():
 
 
 def test_a_block_from_the_future_lasts_no_longer_than_the_service_imposes():
-    limits = TransportLimits(per_window=20, window_seconds=60, block_seconds={130101: 300})
-    limiter = TransportLimiter({"robot": {"sent": [], "blocked_until": (NOW + timedelta(days=2)).isoformat()}})
+    limits = PaceLimits(per_window=20, window_seconds=60, block_seconds={130101: 300})
+    limiter = Pacer({"robot": {"sent": [], "blocked_until": (NOW + timedelta(days=2)).isoformat()}})
     assert limiter.wait_seconds("robot", limits, NOW) == 300

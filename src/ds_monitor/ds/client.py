@@ -38,6 +38,7 @@ from urllib3.util.retry import Retry
 from ds_monitor.config import DolphinSchedulerConfig, mask_url, strip_userinfo
 from ds_monitor.ds import dialect as wire
 from ds_monitor.ds.cache import TTLCache
+from ds_monitor.ds.calls import CallStats
 from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance, TaskLog
 from ds_monitor.errors import (
     ActionOutcomeUnknown,
@@ -47,7 +48,6 @@ from ds_monitor.errors import (
     DSProtocolError,
     DSUnreachable,
 )
-from ds_monitor.metrics import ApiMetrics
 from ds_monitor.zones import parse_zone
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class DSClient:
         self,
         config: DolphinSchedulerConfig,
         *,
-        metrics: ApiMetrics | None = None,
+        metrics: CallStats | None = None,
         cache_ttl_seconds: float = 300,
         monotonic: Callable[[], float] = time.monotonic,
         retry_backoff: float = 0.5,
@@ -177,7 +177,7 @@ class DSClient:
         self._host = urlsplit(self._base).netloc.rpartition("@")[2]
         # Links go to people (chat messages, reports): never with the API URL's user:password.
         self._ui_base = strip_userinfo(config.ui_url or self._base + "/ui").rstrip("/")
-        self.metrics = metrics if metrics is not None else ApiMetrics()
+        self.metrics = metrics if metrics is not None else CallStats()
         self._cache = TTLCache(cache_ttl_seconds)
         self._monotonic = monotonic
         self._version: str | None = None if config.api_version == "auto" else config.api_version

@@ -2,7 +2,7 @@
 Feishu/Lark, Slack, a generic signed webhook), and Alertmanager kept in step with the open incidents.
 
 Pure parts: :mod:`.events`, :mod:`.builder` (all wording), :mod:`.ratelimit` (announce-once memory
-and the product rate limit), :mod:`.transport` (per-robot pacing), :mod:`.routes` (which channel
+and the product rate limit), :mod:`.pacer` (per-robot pacing), :mod:`.routes` (which channel
 gets which event). Shell: the senders (:mod:`.dingtalk`, :mod:`.wecom`, :mod:`.mail`,
 :mod:`.feishu`, :mod:`.slack`, :mod:`.generic`, :mod:`.alertmanager`) and :mod:`.manager`, which
 wires them together.

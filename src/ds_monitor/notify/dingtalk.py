@@ -20,7 +20,7 @@ import requests
 from ds_monitor.config import DingTalkConfig
 from ds_monitor.errors import NotifyError
 from ds_monitor.notify.builder import ChatMentions, Digest, Rendered, render_dingtalk
-from ds_monitor.notify.transport import TransportLimits
+from ds_monitor.notify.pacer import PaceLimits
 from ds_monitor.notify.webhook import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -30,7 +30,7 @@ from ds_monitor.notify.webhook import (
 
 DINGTALK_SEND_URL = "https://oapi.dingtalk.com/robot/send"
 RATE_LIMITED = 130101
-DINGTALK_LIMITS = TransportLimits(per_window=18, window_seconds=60, block_seconds={RATE_LIMITED: 600})
+DINGTALK_LIMITS = PaceLimits(per_window=18, window_seconds=60, block_seconds={RATE_LIMITED: 600})
 
 # 310000 is one code for four security checks: (errmsg fragments, hint for the operator).
 _SECURITY_HINTS = (

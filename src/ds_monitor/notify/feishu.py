@@ -22,7 +22,7 @@ import requests
 from ds_monitor.config import FeishuConfig
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import Digest, Rendered, render_feishu
-from ds_monitor.notify.transport import TransportLimits
+from ds_monitor.notify.pacer import PaceLimits
 from ds_monitor.notify.webhook import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, WebhookSender
 
 FEISHU_HOOK_URL = "https://open.feishu.cn/open-apis/bot/v2/hook/"
@@ -30,7 +30,7 @@ FEISHU_HOOK_URL = "https://open.feishu.cn/open-apis/bot/v2/hook/"
 # practice it is the rate limit. 11232 is the frequency limit some answers carry (reported).
 RATE_LIMIT_CODES = (9499, 11232)
 # 100 a minute and 5 a second per bot (reported); one window only, with headroom on the minute.
-FEISHU_LIMITS = TransportLimits(per_window=90, window_seconds=60, block_seconds=dict.fromkeys(RATE_LIMIT_CODES, 60))
+FEISHU_LIMITS = PaceLimits(per_window=90, window_seconds=60, block_seconds=dict.fromkeys(RATE_LIMIT_CODES, 60))
 
 _CONFIG_ERRORS = {
     19021: "signature or timestamp rejected: check notification.feishu.secret, and that this host's clock "

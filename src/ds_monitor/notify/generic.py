@@ -24,13 +24,13 @@ from ds_monitor.config import WebhookConfig
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import Digest, Rendered
 from ds_monitor.notify.events import Event
-from ds_monitor.notify.transport import TransportLimits
+from ds_monitor.notify.pacer import PaceLimits
 from ds_monitor.notify.webhook import CONNECT_TIMEOUT_SECONDS, WebhookSender
 
 SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "X-DS-Monitor-Signature"
 RATE_LIMITED = 429
-GENERIC_LIMITS = TransportLimits(per_window=60, window_seconds=60, block_seconds={RATE_LIMITED: 60})
+GENERIC_LIMITS = PaceLimits(per_window=60, window_seconds=60, block_seconds={RATE_LIMITED: 60})
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -2,7 +2,7 @@
 
 The decisions are pure and live elsewhere (memory and product rate limit in
 :mod:`~ds_monitor.notify.ratelimit`, the per-channel outbox in :mod:`~ds_monitor.notify.outbox`,
-robot pacing in :mod:`~ds_monitor.notify.transport`, wording in :mod:`~ds_monitor.notify.builder`);
+robot pacing in :mod:`~ds_monitor.notify.pacer`, wording in :mod:`~ds_monitor.notify.builder`);
 this module wires them to the senders in two steps (spec section 8, delivery guarantee):
 
 1. :meth:`NotificationManager.enqueue`, inside the caller's locked save: drop what was announced,
@@ -38,10 +38,10 @@ from ds_monitor.notify.feishu import FeishuSender
 from ds_monitor.notify.generic import GenericWebhookSender
 from ds_monitor.notify.mail import EmailSender
 from ds_monitor.notify.outbox import OutboxItem
+from ds_monitor.notify.pacer import PaceLimits, Pacer
 from ds_monitor.notify.ratelimit import RETENTION_PAST_WINDOW, Admission, admit, normalise_state
 from ds_monitor.notify.routes import channels_for, declared_channels
 from ds_monitor.notify.slack import SlackSender
-from ds_monitor.notify.transport import TransportLimiter, TransportLimits
 from ds_monitor.notify.webhook import redact
 from ds_monitor.notify.wecom import WeComSender
 
@@ -66,7 +66,7 @@ class Sender(Protocol):
 
     name: str
     destination: str
-    limits: TransportLimits | None
+    limits: PaceLimits | None
 
     def send(self, digest: Digest) -> Sent | str: ...
 
@@ -246,7 +246,7 @@ class NotificationManager:
         self._unrecorded = {}
         horizon = now - timedelta(hours=self._config.rate_limit.window_hours) - RETENTION_PAST_WINDOW
         outbox.prune(state, horizon)
-        limiter = TransportLimiter(state["transport"])
+        pacer = Pacer(state["transport"])
         memories = state["alertmanager"]
         plans = []
         for sender in self._senders:
@@ -262,7 +262,7 @@ class NotificationManager:
                 outbox.claim(state, sender.name, [item.key for item in items], now)
                 plans.append(_Plan(sender, items, 0.0, memory=memories.get(sender.name)))
                 continue
-            wait = limiter.wait_seconds(sender.destination, sender.limits, now) if sender.limits else 0.0
+            wait = pacer.wait_seconds(sender.destination, sender.limits, now) if sender.limits else 0.0
             if wait > MAX_PACING_SECONDS:
                 results.extend(_deferred(sender, items, now, wait))
                 continue
@@ -275,13 +275,13 @@ class NotificationManager:
         state = normalise_state(state)
         sender = plan.sender
         if sender.limits and outcome.attempts:
-            limiter = TransportLimiter(state["transport"])
+            pacer = Pacer(state["transport"])
             sent_at = now + timedelta(seconds=plan.wait)
             for _ in range(outcome.attempts):
-                limiter.record_send(sender.destination, sender.limits, sent_at)
+                pacer.record_send(sender.destination, sender.limits, sent_at)
             if outcome.error is not None:
-                limiter.record_refusal(sender.destination, outcome.error.code, sender.limits, now)
-            state["transport"] = limiter.to_dict(now)
+                pacer.record_refusal(sender.destination, outcome.error.code, sender.limits, now)
+            state["transport"] = pacer.to_dict(now)
         if _keeps_state(sender):
             # The memory now holds the events, and it posts again while anything is due.
             state["alertmanager"][sender.name] = outcome.memory

@@ -1,8 +1,8 @@
 """The product rate limit and the "announce once" memory: pure decisions over a plain state dict.
 
 This limiter exists for people (spec section 8): at most ``max_per_window`` messages per workflow
-definition (and per monitor) in ``window_hours``. It is separate from the per-robot transport
-limit in :mod:`ds_monitor.notify.transport`, which exists for the chat services.
+definition (and per monitor) in ``window_hours``. It is separate from the per-robot send
+pacing in :mod:`ds_monitor.notify.pacer`, which exists for the chat services.
 
 The state is the content of ``notification_rate_limit.json`` (the lead's state store persists it):
 
@@ -12,7 +12,7 @@ The state is the content of ``notification_rate_limit.json`` (the lead's state s
      "announced": {"<incident>|<kind>[#<attempt>]": "<iso time first announced>"},
      "rate": {"<rate key>": {"sent": ["<iso>", ...], "suppressed": <int>, "updated": "<iso>"}},
      "outbox": {...},      # admitted events each channel still owes (:mod:`ds_monitor.notify.outbox`)
-     "transport": {...},   # owned by the transport limiter
+     "transport": {...},   # owned by the pacer (notify/pacer.py)
      "health": {...}}      # the monitor's consecutive failed sweeps (:class:`ds_monitor.monitor.SweepHealth`)
 
 Every function takes ``now`` and returns a new dict; nothing here reads the clock or mutates its input.

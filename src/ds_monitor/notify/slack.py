@@ -17,11 +17,11 @@ import requests
 from ds_monitor.config import SlackConfig
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import Digest, Rendered, render_slack
-from ds_monitor.notify.transport import TransportLimits
+from ds_monitor.notify.pacer import PaceLimits
 from ds_monitor.notify.webhook import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, WebhookSender
 
 RATE_LIMITED = 429
-SLACK_LIMITS = TransportLimits(per_window=1, window_seconds=1, block_seconds={RATE_LIMITED: 60})
+SLACK_LIMITS = PaceLimits(per_window=1, window_seconds=1, block_seconds={RATE_LIMITED: 60})
 
 # Refusals that mean the webhook itself is gone or forbidden: only a new URL helps.
 _GONE = {404: "the webhook or its channel no longer exists", 410: "the channel is archived"}

@@ -20,7 +20,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import Digest, Rendered, Sent
-from ds_monitor.notify.transport import TransportLimits
+from ds_monitor.notify.pacer import PaceLimits
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 10.0
@@ -92,7 +92,7 @@ class WebhookSender(ABC):
 
     name: ClassVar[str]
     label: ClassVar[str]
-    limits: ClassVar[TransportLimits]
+    limits: ClassVar[PaceLimits]
 
     def __init__(
         self,

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 
 import requests
 
-from ds_monitor.config import WeWorkConfig
+from ds_monitor.config import WeComConfig
 from ds_monitor.errors import NotifyError
 from ds_monitor.notify.builder import ChatMentions, Digest, Rendered, render_wecom
-from ds_monitor.notify.transport import TransportLimits
+from ds_monitor.notify.pacer import PaceLimits
 from ds_monitor.notify.webhook import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -24,7 +24,7 @@ from ds_monitor.notify.webhook import (
 
 WECOM_SEND_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 RATE_LIMITED = 45009
-WECOM_LIMITS = TransportLimits(per_window=18, window_seconds=60, block_seconds={RATE_LIMITED: 60})
+WECOM_LIMITS = PaceLimits(per_window=18, window_seconds=60, block_seconds={RATE_LIMITED: 60})
 
 
 def parse_webhook(value: str) -> tuple[str, str, list[tuple[str, str]]]:
@@ -41,13 +41,13 @@ def parse_webhook(value: str) -> tuple[str, str, list[tuple[str, str]]]:
 class WeComSender(WebhookSender):
     """Sends digests to one WeCom group robot."""
 
-    name = "wework"
+    name = "wework"  # the channel's name in reports, metrics and state: the config section's, per the spec
     label = "WeCom"
     limits = WECOM_LIMITS
 
     def __init__(
         self,
-        config: WeWorkConfig,
+        config: WeComConfig,
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),

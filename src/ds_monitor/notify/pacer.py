@@ -1,4 +1,4 @@
-"""The per-destination transport limit: how fast one robot may be sent to. Pure: ``now`` is passed in.
+"""The per-destination send pacer: how fast one robot may be sent to. Pure: ``now`` is passed in.
 
 DingTalk and WeCom robots accept 20 messages a minute each and answer more with an error (and
 DingTalk then blocks the robot for 10 minutes). A robot is often shared with other systems, so we
@@ -6,7 +6,8 @@ keep headroom (18 a minute) and, after the service says "too fast", stay away fo
 blocks (notify-channels.md section 6). The manager paces a send that is a few seconds early and
 defers one that is later than that, so messages are coalesced into the next sweep, never dropped.
 
-State (the ``"transport"`` part of the notification state): ``{destination: {"sent": [iso, ...],
+State (the ``"transport"`` part of the notification state; the key predates the module's name and stays, as
+state files written by earlier versions carry it): ``{destination: {"sent": [iso, ...],
 "blocked_until": iso | None}}``. Destinations are opaque ids that never contain a credential.
 """
 
@@ -20,8 +21,8 @@ from ds_monitor.timestamps import parse_stamp
 
 
 @dataclass(frozen=True)
-class TransportLimits:
-    """One kind of destination's limits: a sliding window, and how long each rate-limit code blocks."""
+class PaceLimits:
+    """One kind of destination's pace: a sliding window, and how long each rate-limit code blocks."""
 
     per_window: int = 18
     window_seconds: float = 60
@@ -29,8 +30,8 @@ class TransportLimits:
     block_seconds: Mapping[int, float] = field(default_factory=dict)
 
 
-class TransportLimiter:
-    """Sliding-window counters and block windows per destination, over a plain JSON-ready dict."""
+class Pacer:
+    """Paces sends per destination: sliding-window counters and block windows, over a plain JSON-ready dict."""
 
     def __init__(self, state: Mapping | None = None):
         self._state: dict[str, dict] = {}
@@ -42,7 +43,7 @@ class TransportLimiter:
                     "blocked_until": parse_stamp(entry.get("blocked_until")),
                 }
 
-    def wait_seconds(self, destination: str, limits: TransportLimits, now: datetime) -> float:
+    def wait_seconds(self, destination: str, limits: PaceLimits, now: datetime) -> float:
         """Seconds until ``destination`` may be sent to (0.0 = at once)."""
         entry = self._state.get(destination)
         if entry is None:
@@ -59,12 +60,12 @@ class TransportLimiter:
             waits.append((frees_at - now).total_seconds())
         return max(waits)
 
-    def record_send(self, destination: str, limits: TransportLimits, at: datetime) -> None:
+    def record_send(self, destination: str, limits: PaceLimits, at: datetime) -> None:
         """Count one request to ``destination`` (whatever its answer: the service counts it too)."""
         entry = self._state.setdefault(destination, {"sent": [], "blocked_until": None})
         entry["sent"] = self._recent(entry, limits, at) + [at]
 
-    def record_refusal(self, destination: str, code: object, limits: TransportLimits, at: datetime) -> bool:
+    def record_refusal(self, destination: str, code: object, limits: PaceLimits, at: datetime) -> bool:
         """Block ``destination`` if ``code`` is one of its rate-limit codes; True if it was."""
         seconds = limits.block_seconds.get(code) if isinstance(code, int) else None
         if seconds is None:
@@ -89,6 +90,6 @@ class TransportLimiter:
         return out
 
     @staticmethod
-    def _recent(entry: dict, limits: TransportLimits, now: datetime) -> list[datetime]:
+    def _recent(entry: dict, limits: PaceLimits, now: datetime) -> list[datetime]:
         start = now - timedelta(seconds=limits.window_seconds)
         return [t for t in entry["sent"] if start < t <= now]

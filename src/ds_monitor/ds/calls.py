@@ -1,8 +1,9 @@
-"""Counters and latencies of the DolphinScheduler API calls, for the sweep report and /metrics.
+"""Call statistics of the DS client: counts and latencies of the DolphinScheduler API calls, for the
+sweep report and /metrics (which :mod:`ds_monitor.telemetry` serves).
 
 Pure bookkeeping: the caller measures the time and says whether the call worked; nothing here
-reads a clock or does I/O. Figures cover the calls since the last :meth:`ApiMetrics.reset`: the
-monitor resets once per sweep, right after copying :meth:`ApiMetrics.snapshot` into the sweep
+reads a clock or does I/O. Figures cover the calls since the last :meth:`CallStats.reset`: the
+monitor resets once per sweep, right after copying :meth:`CallStats.snapshot` into the sweep
 report, so each report shows that sweep alone. Long-lived totals (Prometheus counters) follow the
 calls through the ``observer`` hook instead of diffing snapshots.
 """
@@ -42,7 +43,7 @@ class _EndpointFigures:
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES_PER_ENDPOINT))
 
 
-class ApiMetrics:
+class CallStats:
     """Per-endpoint call counts, error counts and latencies, plus cache hits.
 
     ``endpoint`` is the method and the templated path (``"GET /projects/{pc}/process-instances"``)

@@ -1,10 +1,10 @@
-"""ApiMetrics: counts, nearest-rank percentiles, reset, observer hook."""
+"""CallStats: counts, nearest-rank percentiles, reset, observer hook."""
 
 from __future__ import annotations
 
 import pytest
 
-from ds_monitor.metrics import MAX_SAMPLES_PER_ENDPOINT, ApiMetrics, percentile
+from ds_monitor.ds.calls import MAX_SAMPLES_PER_ENDPOINT, CallStats, percentile
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ def test_percentile_nearest_rank(samples, fraction, expected):
 
 
 def test_snapshot_totals_and_per_endpoint():
-    metrics = ApiMetrics()
+    metrics = CallStats()
     metrics.record_call("GET /projects/list", 0.010, ok=True)
     metrics.record_call("GET /projects/{pc}/process-instances", 0.020, ok=True)
     metrics.record_call("GET /projects/{pc}/process-instances", 0.100, ok=False)
@@ -44,7 +44,7 @@ def test_snapshot_totals_and_per_endpoint():
 
 
 def test_reset_starts_afresh():
-    metrics = ApiMetrics()
+    metrics = CallStats()
     metrics.record_call("GET /x", 1.0, ok=False)
     metrics.record_cache_hit("k")
     metrics.reset()
@@ -60,7 +60,7 @@ def test_reset_starts_afresh():
 
 def test_observer_sees_every_record():
     seen = []
-    metrics = ApiMetrics(
+    metrics = CallStats(
         observer=lambda endpoint, outcome, seconds: seen.append((endpoint, outcome, seconds))
     )
     metrics.record_call("GET /a", 0.5, ok=True)
@@ -70,7 +70,7 @@ def test_observer_sees_every_record():
 
 
 def test_latency_samples_are_bounded_but_calls_are_not():
-    metrics = ApiMetrics()
+    metrics = CallStats()
     for _ in range(MAX_SAMPLES_PER_ENDPOINT + 5):
         metrics.record_call("GET /a", 0.001, ok=True)
     metrics.record_call("GET /a", 9.0, ok=True)

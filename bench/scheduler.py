@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 
 from ds_monitor import cron
 from ds_monitor.errors import ConfigError
-
-from .double import DSSimulator
+from ds_monitor.simulator import DSSimulator
 
 Outcome = Callable[[int, datetime], str]
 
