@@ -20,9 +20,10 @@ import click
 
 from ds_monitor import __version__
 from ds_monitor.clock import utc_now
-from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config, mask_url
+from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config
 from ds_monitor.errors import INTERNAL_ERROR_EXIT, ConfigError, MonitorError, ReportedFailure
-from ds_monitor.logging_setup import redact, setup_logging
+from ds_monitor.logging_setup import setup_logging
+from ds_monitor.redaction import mask_url, redact
 
 log = logging.getLogger("ds_monitor.cli")
 

@@ -13,13 +13,14 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import yaml
 from dotenv import dotenv_values
 
 from ds_monitor.errors import ConfigError
 from ds_monitor.policy import RecoverySettings, parse_recovery
+from ds_monitor.redaction import SECRET_KEYS, mask_setting, mask_url, secrets_in
 from ds_monitor.zones import parse_zone
 
 
@@ -285,31 +286,6 @@ ENV_ALIASES: dict[str, str] = {
     "notification.feishu.secret": "DS_FEISHU_SECRET",
 }
 
-SECRET_KEYS = frozenset(
-    {
-        "dolphinscheduler.token",
-        "notification.dingtalk.secret",
-        "notification.dingtalk.webhook_url",
-        "notification.wework.webhook_url",
-        "notification.email.password",
-        "notification.webhook.url",
-        "notification.webhook.secret",
-        "notification.slack.webhook_url",
-        "notification.feishu.webhook_url",
-        "notification.feishu.secret",
-        "monitor.heartbeat_url",
-    }
-)
-# Webhook URLs whose path is the credential (Feishu and Slack hooks), or may be (any URL a user gives).
-PATH_SECRET_URL_KEYS = frozenset(
-    {
-        "notification.webhook.url",
-        "notification.slack.webhook_url",
-        "notification.feishu.webhook_url",
-        "monitor.heartbeat_url",
-    }
-)
-
 # Keys whose value is a list of mappings, each with its own parser (not DS_<SECTION>__<KEY> leaves).
 _STRUCTURED_KEYS = frozenset({"projects", "maintenance", "recovery", "notification.routes", "notification.instances"})
 # Channel sections that may also be written as a list of named entries.
@@ -373,19 +349,9 @@ def _instance_values(notification: NotificationConfig) -> list[tuple[str, str, o
 
 def secret_values(config: Config) -> list[str]:
     """Every configured secret value (and the secrets inside secret URLs), for masking."""
-    values = []
-    pairs = [(key, _get_dotted(config, key)) for key in SECRET_KEYS]
-    pairs += [(key, value) for key, _, value in _instance_values(config.notification)]
-    for key, value in pairs:
-        if key in SECRET_KEYS and value:
-            values.append(str(value))
-            values.extend(_url_secrets(str(value), path_is_secret=key in PATH_SECRET_URL_KEYS))
-    # Any other URL (api_url, ui_url) may carry a password or a key too.
-    for key in _LEAF_KEYS - SECRET_KEYS:
-        value = _get_dotted(config, key)
-        if isinstance(value, str) and "://" in value:
-            values.extend(_url_secrets(value))
-    return values
+    settings = [(key, _get_dotted(config, key)) for key in _LEAF_KEYS]
+    settings += [(key, value) for key, _, value in _instance_values(config.notification)]
+    return secrets_in(settings)
 
 
 def load_config(
@@ -439,11 +405,7 @@ def load_config(
 def mask_value(key: str, value: object) -> str:
     """Render a config value for humans; secrets become ``***`` (webhook URLs keep their host)."""
     if key in SECRET_KEYS and value:
-        if key in PATH_SECRET_URL_KEYS:
-            return mask_url_path(str(value))
-        if key.endswith("webhook_url"):
-            return mask_url(str(value))
-        return "***"
+        return mask_setting(key, str(value))
     if isinstance(value, str) and "://" in value:
         return mask_url(value)
     if isinstance(value, tuple):
@@ -453,66 +415,6 @@ def mask_value(key: str, value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-# A query parameter whose name contains one of these carries a credential (DingTalk's access_token,
-# sign and timestamp, WeCom's key, a proxy's apikey or auth, ...).
-_URL_SECRET_PARAM = re.compile(r"(?i)token|key|secret|sign|pass|auth|credential|session|timestamp")
-
-
-def mask_url(url: str) -> str:
-    """A URL fit to print: userinfo -> ``***@``, credential-looking query values -> ``***``.
-
-    ``https://u:pw@host/robot/send?access_token=abc`` -> ``https://***@host/robot/send?access_token=***``;
-    text that is no URL (a bare token) or cannot be parsed -> ``***``.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    if not parts.scheme:
-        return "***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    query = "&".join(
-        f"{name}=***" if _URL_SECRET_PARAM.search(name) else f"{name}={val}"
-        for name, val in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def strip_userinfo(url: str) -> str:
-    """``url`` without ``user:password@``, for links shown to people (requests still gets the credentials)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def mask_url_path(url: str) -> str:
-    """``https://hooks.slack.com/services/T/B/X`` -> ``https://hooks.slack.com/***``: the path is the secret."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "***"
-    if not parts.scheme or not parts.hostname:
-        return "***"
-    return f"{parts.scheme}://{parts.hostname}{port}/***"
-
-
-def _url_secrets(url: str, *, path_is_secret: bool = False) -> list[str]:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a malformed port raises here rather than in a caller
-    except ValueError:
-        return []  # not a URL: a secret key's whole value is masked anyway
-    found = [val for name, val in parse_qsl(parts.query) if _URL_SECRET_PARAM.search(name) and val]
-    if parts.password:
-        found.append(parts.password)
-    # A credential in the path (Feishu's hook token, Slack's T/B/X) shows up alone in request errors.
-    if path_is_secret and parts.path.strip("/"):
-        found.append(parts.path)
-    return found
 
 
 def _describe_project(project: ProjectSelection) -> str:

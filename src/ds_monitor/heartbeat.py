@@ -18,23 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import requests
 
 from ds_monitor import __version__
+from ds_monitor.redaction import mask_url_path
 
 log = logging.getLogger("ds_monitor.heartbeat")
 
 TIMEOUT_SECONDS = 10.0
-
-
-def describe_url(url: str) -> str:
-    """What may be shown of the URL: scheme and host, never the path, query or userinfo."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/***"
 
 
 class Heartbeat:
@@ -60,7 +52,7 @@ class Heartbeat:
         """Start one ping and return at once."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
-                log.warning("heartbeat to %s skipped: the previous ping is still waiting", describe_url(self.url))
+                log.warning("heartbeat to %s skipped: the previous ping is still waiting", mask_url_path(self.url))
                 self._on_result("skipped")
                 return
             self._thread = threading.Thread(target=self._ping, name="ds-monitor-heartbeat", daemon=True)
@@ -78,7 +70,7 @@ class Heartbeat:
         self._session.close()
 
     def _ping(self) -> None:
-        where = describe_url(self.url)
+        where = mask_url_path(self.url)
         try:
             response = self._session.get(self.url, timeout=self.timeout)
         except requests.Timeout:

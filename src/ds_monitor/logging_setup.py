@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
-import re
 import sys
 from collections.abc import Iterable
 from typing import TextIO
@@ -19,33 +18,15 @@ import colorama
 
 from ds_monitor.access import access_error
 from ds_monitor.errors import ConfigError
+from ds_monitor.redaction import redact
 
 LOGGER_NAME = "ds_monitor"
-MASK = "***"
-
-# Query parameters and headers that carry credentials in DS and webhook URLs.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)([\w-]*(?:token|key|secret|sign|pass|auth|credential|session)[\w-]*=)[^&\s'\"]+"),
-    # user:password@ in any URL (a DS api_url behind a proxy with basic auth)
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@"),
-    re.compile(r"(?i)(['\"]?token['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"),
-)
-
 _LEVEL_COLOURS = {
     logging.DEBUG: colorama.Style.DIM,
     logging.WARNING: colorama.Fore.YELLOW,
     logging.ERROR: colorama.Fore.RED,
     logging.CRITICAL: colorama.Fore.RED + colorama.Style.BRIGHT,
 }
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace every known secret value and every credential-looking URL parameter with ``***``."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + MASK, text)
-    return text
 
 
 class RedactingFormatter(logging.Formatter):

@@ -19,9 +19,10 @@ from datetime import datetime
 from ds_monitor import __version__
 from ds_monitor.backends import uses_zookeeper
 from ds_monitor.clock import utc_now
-from ds_monitor.config import Config, LoadedConfig, mask_url
+from ds_monitor.config import Config, LoadedConfig
 from ds_monitor.errors import CoordinationError, MonitorError, ReportedFailure
 from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
+from ds_monitor.redaction import mask_url
 from ds_monitor.state import exclusive_run
 
 log = logging.getLogger("ds_monitor.runner")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from ds_monitor.classify import Pattern, Verdict, classify_instance, classify_task
 from ds_monitor.ds.models import Instance, TaskInstance
 from ds_monitor.errors import DSAuthError, DSError
-from ds_monitor.logging_setup import redact
+from ds_monitor.redaction import redact
 
 log = logging.getLogger("ds_monitor.tasks")
 

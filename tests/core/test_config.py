@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
-from ds_monitor.config import Config, load_config, mask_url
+from ds_monitor.config import Config, load_config
 from ds_monitor.errors import ConfigError
+from ds_monitor.redaction import mask_url
 
 
 @pytest.fixture

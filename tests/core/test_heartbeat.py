@@ -8,8 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ds_monitor.heartbeat import Heartbeat, describe_url
+from ds_monitor.heartbeat import Heartbeat
 from ds_monitor.monitor import build_monitor
+from ds_monitor.redaction import mask_url_path
 
 SECRET_PATH = "/ping/5f1c0d9e-secret-uuid"
 
@@ -102,9 +103,9 @@ def test_an_unreachable_service_is_counted_and_the_url_stays_hidden(caplog):
     assert "secret-uuid" not in caplog.text and "pw" not in caplog.text
 
 
-def test_describe_url_keeps_only_scheme_and_host():
-    assert describe_url("https://user:pw@hc-ping.com/abc-123?x=1") == "https://hc-ping.com/***"
-    assert describe_url("http://kuma:3001/api/push/Xy12?status=up") == "http://kuma:3001/***"
+def test_the_url_shown_keeps_only_scheme_and_host():
+    assert mask_url_path("https://user:pw@hc-ping.com/abc-123?x=1") == "https://hc-ping.com/***"
+    assert mask_url_path("http://kuma:3001/api/push/Xy12?status=up") == "http://kuma:3001/***"
 
 
 def test_a_good_sweep_pings_and_a_failed_one_does_not(make_ds_sim, tmp_path, service):

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from ds_monitor.logging_setup import redact, setup_logging
+from ds_monitor.logging_setup import setup_logging
+from ds_monitor.redaction import redact
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +27,11 @@ def restore_root_handlers():
         ("POST /robot/send?access_token=abc123def&timestamp=1&sign=xyz%3D HTTP/1.1", ["abc123def", "xyz%3D"]),
         ("url /cgi-bin/webhook/send?key=693a91f6-7777", ["693a91f6-7777"]),
         ("headers {'token': 'my-ds-token'}", ["my-ds-token"]),
+        # a sender's error text: the signature's timestamp would make it replayable
+        ("POST /send?timestamp=1700000061000&sign=c2lnbg%3D%3D", ["1700000061000", "c2lnbg%3D%3D"]),
+        ("GET https://user:pa55word@proxy.example/x", ["pa55word"]),
     ],
-    ids=["dingtalk-query", "wecom-key", "token-header"],
+    ids=["dingtalk-query", "wecom-key", "token-header", "signed-timestamp", "userinfo"],
 )
 def test_redact_patterns(text, leaked):
     out = redact(text)

@@ -8,9 +8,10 @@ import os
 import pytest
 
 from ds_monitor.cli import main
-from ds_monitor.config import load_config, mask_url
+from ds_monitor.config import load_config
 from ds_monitor.ds.client import DSClient
 from ds_monitor.logging_setup import redact, setup_logging
+from ds_monitor.redaction import mask_url
 from ds_monitor.runner import startup_line
 from tests.core.e2e import NOW, TOKEN
 

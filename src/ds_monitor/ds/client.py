@@ -35,7 +35,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from ds_monitor.config import DolphinSchedulerConfig, mask_url, strip_userinfo
+from ds_monitor.config import DolphinSchedulerConfig
 from ds_monitor.ds import dialect as wire
 from ds_monitor.ds.cache import TTLCache
 from ds_monitor.ds.calls import CallStats
@@ -48,6 +48,7 @@ from ds_monitor.errors import (
     DSProtocolError,
     DSUnreachable,
 )
+from ds_monitor.redaction import mask_url, strip_userinfo
 from ds_monitor.zones import parse_zone
 
 log = logging.getLogger(__name__)

@@ -42,8 +42,8 @@ from ds_monitor.notify.pacer import PaceLimits, Pacer
 from ds_monitor.notify.ratelimit import RETENTION_PAST_WINDOW, Admission, admit, normalise_state
 from ds_monitor.notify.routes import channels_for, declared_channels
 from ds_monitor.notify.slack import SlackSender
-from ds_monitor.notify.webhook import redact
 from ds_monitor.notify.wecom import WeComSender
+from ds_monitor.redaction import redact
 
 log = logging.getLogger("ds_monitor.notify")
 

@@ -21,22 +21,13 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from ds_monitor.errors import ConfigError, NotifyError
 from ds_monitor.notify.builder import Digest, Rendered, Sent
 from ds_monitor.notify.pacer import PaceLimits
+from ds_monitor.redaction import redact
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 10.0
-# Query values that carry credentials or make them replayable.
-_SECRET_QUERY = re.compile(r"(?i)\b(access_token|sign|key|timestamp)=[^&\s'\"]*")
 _MAX_ERRMSG_CHARS = 200
 # urllib3 prefixes causes with the connection object: "HTTPConnection(host=..., port=...): " or "<...>: ".
 _CONNECTION_PREFIX = re.compile(r"^(?:<[^>]*>|HTTPS?Connection\([^)]*\)): ")
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask credential query values and the given secret strings in ``text``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
 
 
 def split_webhook(
