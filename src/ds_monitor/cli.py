@@ -133,7 +133,7 @@ def _echo_routing(notification) -> None:
 
 def _echo_recovery_policy(config) -> None:
     """Every recovery policy rule, and which one each configured workflow gets (spec section 9)."""
-    from ds_monitor.policy import describe_policy
+    from ds_monitor.recovery.policy import describe_policy
 
     selections = [(p.name, () if p.monitor_all else p.workflows) for p in config.projects]
     click.echo("recovery policy (most specific rule wins):")

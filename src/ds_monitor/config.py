@@ -19,7 +19,7 @@ import yaml
 from dotenv import dotenv_values
 
 from ds_monitor.errors import ConfigError
-from ds_monitor.policy import RecoverySettings, parse_recovery
+from ds_monitor.recovery.policy import RecoverySettings, parse_recovery
 from ds_monitor.redaction import SECRET_KEYS, mask_setting, mask_url, secrets_in
 from ds_monitor.zones import parse_zone
 
@@ -240,7 +240,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     notification: NotificationConfig = field(default_factory=NotificationConfig)
     coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
-    # Structured like ``projects`` (a list and glob-keyed rules), so parsed by ds_monitor.policy.
+    # Structured like ``projects`` (a list and glob-keyed rules), so parsed by ds_monitor.recovery.policy.
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
 
 

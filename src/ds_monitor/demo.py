@@ -25,7 +25,7 @@ from ds_monitor.config import (
 from ds_monitor.ds.models import COMMAND_COMPLEMENT_DATA, FAILURE, RUNNING_EXECUTION, SUCCESS
 from ds_monitor.monitor import SweepReport, build_monitor
 from ds_monitor.notify.builder import Digest, render_dingtalk, render_email, render_wecom
-from ds_monitor.policy import parse_recovery
+from ds_monitor.recovery.policy import parse_recovery
 from ds_monitor.simulator import DSSimulator, RecordedCall
 
 DEMO_TOKEN = "demo-token"

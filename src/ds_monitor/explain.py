@@ -30,7 +30,7 @@ from ds_monitor.ds.models import (
     TaskInstance,
 )
 from ds_monitor.errors import ConfigError
-from ds_monitor.recovery import busy_definitions, normalise_journal
+from ds_monitor.recovery.journal import Journal
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
 from ds_monitor.tasks import Diagnosis, FailureMemory
@@ -109,14 +109,14 @@ def explain(
 ) -> list[dict]:
     """One explanation per chosen definition, in the order given."""
     tracker = ScheduleTracker(TrackerSettings.from_config(config.monitor))
-    journal = normalise_journal(files.get(RECOVERY, {}))
+    journal = Journal.load(files.get(RECOVERY, {}))
     monitored_defs = [d for d in facts.definitions if d.code in facts.monitored]
     plan = tracker.plan(
         monitored_defs,
         [s for s in facts.schedules if s.definition_code in facts.monitored],
         files.get(SCHEDULE, {}),
         now,
-        busy_definitions=busy_definitions(journal),
+        busy_definitions=journal.busy_definitions(),
     )
     return [
         _explain_one(facts, definition, plan, journal, files, config, now)
@@ -136,8 +136,8 @@ def _explain_one(facts: ProjectFacts, definition: Definition, plan, journal, fil
     schedules = [s for s in facts.schedules if s.definition_code == definition.code]
     entry = _schedule_entry(files.get(SCHEDULE, {}), definition.code)
     records = sorted(
-        (r for r in journal["instances"].values() if r["definition_code"] == definition.code),
-        key=lambda r: r["instance_id"],
+        (r for r in journal.records.values() if r.definition_code == definition.code),
+        key=lambda r: r.instance_id,
     )
     failures = [
         i for i in mine if i.state in REPORTED_FAILURE_STATES and (i.start_time is None or i.start_time >= now - window)
@@ -202,12 +202,12 @@ def _explain_one(facts: ProjectFacts, definition: Definition, plan, journal, fil
         "stuck_runs_reported": sorted(_mapping(entry.get("stuck"))),
         "recoveries": [
             {
-                "instance_id": r["instance_id"],
-                "attempts": r["attempts"],
-                "status": r["status"],
-                "last_result": r["last_result"],
-                "last_at": r["last_at"],
-                "detail": r["detail"],
+                "instance_id": r.instance_id,
+                "attempts": r.attempts,
+                "status": r.status,
+                "last_result": r.last_result,
+                "last_at": r.last_at.isoformat(),
+                "detail": r.detail,
             }
             for r in records
         ],

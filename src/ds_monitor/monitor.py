@@ -46,21 +46,18 @@ from ds_monitor.errors import (
 )
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.notify.ratelimit import normalise_state
-from ds_monitor.policy import TRANSIENT_ONLY, Rule, gate
-from ds_monitor.recovery import (
+from ds_monitor.recovery.action import RecoveryHandler
+from ds_monitor.recovery.decisions import (
     BACKFILL_DETAIL,
-    IN_FLIGHT,
     NOT_STARTED,
     FollowUp,
-    RecoveryHandler,
     RecoveryOutcome,
     RecoveryPolicy,
     attempts_so_far,
-    busy_definitions,
-    last_call_in_project,
-    normalise_journal,
     settle,
 )
+from ds_monitor.recovery.journal import IN_FLIGHT, Journal
+from ds_monitor.recovery.policy import TRANSIENT_ONLY, Rule, gate
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import (
     DIGEST,
@@ -341,7 +338,7 @@ class Monitor:
         retry = config.retry
         self.recovery = RecoveryHandler(
             client,
-            self.store,
+            lambda journal: self.store.save(RECOVERY, journal),
             RecoveryPolicy(
                 max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run
             ),
@@ -539,7 +536,7 @@ class Monitor:
 
         recovery_state = self.store.load(RECOVERY)
         schedule_state = self.store.load(SCHEDULE)
-        busy = busy_definitions(recovery_state)
+        busy = Journal.load(recovery_state).busy_definitions()
         plan = self.tracker.plan(
             estate.all_definitions(), estate.all_schedules(), schedule_state, now, busy_definitions=busy
         )
@@ -756,7 +753,7 @@ class Monitor:
     def _hold_back(
         self,
         candidates: list[Instance],
-        journal: dict,
+        journal: Journal,
         rules: dict[int, Rule],
         memory: FailureMemory,
         now: datetime,
@@ -767,12 +764,12 @@ class Monitor:
         """
         passed, held = [], []
         for inst in candidates:
-            record = journal["instances"].get(str(inst.id))
+            record = journal.get(inst.id)
             if record:
                 # As the recovery step will see it: a recovery that ended in failure is not in flight.
                 record = settle(record, inst, max_attempts=self.recovery.limits.get(
                     inst.definition_code, self.config.retry.max_recovery_attempts))
-                if record["status"] in IN_FLIGHT:
+                if record.status in IN_FLIGHT:
                     passed.append(inst)
                     continue
             diagnosis = memory.get(inst)
@@ -907,17 +904,17 @@ class Monitor:
         *,
         rules: dict[int, Rule],
         memory: FailureMemory,
-    ) -> dict:
+    ) -> Journal:
         interval = timedelta(seconds=self.config.retry.recovery_interval)
         batches, deferred = [], []
-        state = normalise_journal(state)
+        journal = Journal.load(state)
         held_back: list[tuple[int, Instance, str, bool, Diagnosis | None, int]] = []
         for project_code, candidates in candidates_by_project.items():
-            candidates, held = self._hold_back(candidates, state, rules, memory, now)
+            candidates, held = self._hold_back(candidates, journal, rules, memory, now)
             held_back.extend((project_code, *item) for item in held)
             if not candidates:
                 continue
-            last = last_call_in_project(state, project_code) if interval else None
+            last = journal.last_call_in_project(project_code) if interval else None
             # min(): a call stamped in the future (clock stepped back) defers for one interval, not until then.
             if last is not None and now - min(last, now) < interval:
                 # A recovery in this project is younger than the interval: wait for a later sweep
@@ -931,17 +928,17 @@ class Monitor:
             return not self.stop_requested() and self.monotonic() <= deadline
 
         online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
-        outcomes, state = self.recovery.recover_all(
+        outcomes, journal = self.recovery.recover_all(
             batches,
             now=now,
-            state=state,
+            journal=journal,
             definition_online=online,
             executor=self._pool,
             keep_going=keep_going,
             one_per_project=bool(interval),
         )
         if self.stop_requested():
-            self.store.save(RECOVERY, state)
+            self.store.save(RECOVERY, journal.dump())
             raise SweepInterrupted
         reached = {o.instance_id for o in outcomes}
         if any(i.id not in reached for _, candidates, _ in batches for i in candidates):
@@ -1001,11 +998,11 @@ class Monitor:
                 warning = f"instance {outcome.instance_id}: {outcome.detail}"
                 log.warning("%s", warning)
                 report.warnings.append(warning)
-        return state
+        return journal
 
     def _follow_up(
         self,
-        state: dict,
+        journal: Journal,
         now: datetime,
         names,
         def_by_code,
@@ -1017,12 +1014,12 @@ class Monitor:
             # This sweep's listing is fresh enough to see how a recovery ended; older ones are re-read.
             return listed.get(instance_id) or self.client.get_instance(project_code, instance_id)
 
-        follow_ups, state = self.recovery.follow_up(get_instance, state, now)
+        follow_ups, journal = self.recovery.follow_up(get_instance, journal, now)
         for item in follow_ups:
             event = self._follow_up_event(item, names, def_by_code)
             diagnosis = memory.latest(item.instance_id) if item.kind != "recovery_succeeded" else None
             events.append(_with_diagnosis(event, diagnosis))
-        return state
+        return journal.dump()
 
     def _follow_up_event(self, item: FollowUp, names, def_by_code) -> Event:
         return Event(

@@ -15,7 +15,8 @@ from ds_monitor.config import Config
 from ds_monitor.maintenance import overview
 from ds_monitor.notify import rate_limit_status
 from ds_monitor.notify.outbox import outbox_status
-from ds_monitor.recovery import recovery_status
+from ds_monitor.recovery.decisions import recovery_status
+from ds_monitor.recovery.journal import Journal
 from ds_monitor.schedule import schedule_status
 from ds_monitor.silences import describe, listing
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
@@ -72,7 +73,7 @@ def _status(config: Config, now: datetime, store, coordination: dict) -> dict:
         "state_dir": config.state_dir,
         "state": location(config),
         "coordination": {"backend": config.coordination.backend, **coordination},
-        "recovery": section(RECOVERY, lambda doc: recovery_status(doc, now)),
+        "recovery": section(RECOVERY, lambda doc: recovery_status(Journal.load(doc), now)),
         "failures": section(RECOVERY, failures_status),
         "rate_limit": section(RATE_LIMIT, lambda doc: rate_limit_status(doc, now, config.notification.rate_limit)),
         "outbox": section(RATE_LIMIT, outbox_status),

@@ -217,3 +217,21 @@ def test_parse_definition_and_task():
         where="w",
     )
     assert (task.id, task.task_type, task.end_time, task.host) == (9, "SHELL", None, "w:1234")
+
+
+@pytest.mark.parametrize(
+    "code, refusal",
+    [
+        pytest.param(50001, "GONE", id="50001-unknown-id"),
+        pytest.param(10116, "GONE", id="10116-unknown-id-v3.0"),
+        pytest.param(50004, "DEFINITION_OFFLINE", id="50004-offline-v3.0"),
+        pytest.param(50009, "ALREADY_QUEUED", id="50009-queued-v3.0-v3.1"),
+        pytest.param(10025, "NO_MASTER", id="10025-no-master"),
+        pytest.param(50006, "STATE", id="50006-state-v3.0-v3.1"),
+        pytest.param(50015, "STATE", id="50015-state-v3.2"),
+        pytest.param(10000, "STATE", id="10000-state-v3.3"),
+        pytest.param(30002, "OTHER", id="30002-other"),
+    ],
+)
+def test_recover_refusals_are_classified_whatever_the_version(code, refusal):
+    assert wire.recover_refusal(code) is wire.Refusal[refusal]

@@ -9,7 +9,7 @@ import pytest
 from ds_monitor.cli import render_report
 from ds_monitor.config import NotificationConfig, TaskLogConfig
 from ds_monitor.ds.models import FAILURE, SUCCESS
-from ds_monitor.policy import parse_recovery
+from ds_monitor.recovery.policy import parse_recovery
 from ds_monitor.status import collect_status, render_status
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from enum import Enum
 from typing import Any
 
 from ds_monitor.ds.models import Definition, Instance, Project, Schedule, TaskInstance, TaskLog
@@ -108,6 +109,57 @@ def dialect_for(version: str) -> Dialect:
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"unsupported DolphinScheduler version {version!r}")
     return WORKFLOW if version == WORKFLOW_FAMILY_VERSION else PROCESS
+
+
+# --- the recover call's answers (ds-api.md 4.7 and 8) ----------------------------------------
+
+
+class Refusal(Enum):
+    """What DS means by an error code on the recover call, or on the instance re-read around it."""
+
+    GONE = "gone"  # the instance does not exist
+    DEFINITION_OFFLINE = "definition_offline"
+    ALREADY_QUEUED = "already_queued"  # a recover command waits for a master
+    NO_MASTER = "no_master"  # transient
+    STATE = "state"  # "the state does not allow it": re-read the instance, never parse msg
+    OTHER = "other"
+
+
+# The recover call's refusals per version (ds-api.md 8, "executors/execute" answers). 3.2 has no
+# "already queued" guard (it queues a duplicate command); 3.3 answers most refusals with 10000,
+# a missing master included, which is therefore taken as a state refusal (re-read, then decide).
+RECOVER_REFUSALS: dict[str, dict[int, Refusal]] = {
+    "3.0": {50001: Refusal.GONE, 10116: Refusal.GONE, 50004: Refusal.DEFINITION_OFFLINE,
+            50009: Refusal.ALREADY_QUEUED, 10025: Refusal.NO_MASTER, 50006: Refusal.STATE},
+    "3.1": {50001: Refusal.GONE, 50009: Refusal.ALREADY_QUEUED, 10025: Refusal.NO_MASTER, 50006: Refusal.STATE},
+    "3.2": {50001: Refusal.GONE, 10025: Refusal.NO_MASTER, 50015: Refusal.STATE},
+    "3.3": {50001: Refusal.GONE, 10000: Refusal.STATE},
+}
+# Classified across versions: "auto" reports 3.2 for the whole process family (one probe cannot tell
+# 3.0-3.2 apart), and no code means two different refusals in two versions.
+_REFUSAL_BY_CODE = {code: refusal for codes in RECOVER_REFUSALS.values() for code, refusal in codes.items()}
+
+
+def recover_refusal(code: int) -> Refusal:
+    """What a DS error code on the recover call means (OTHER: a refusal of unknown reason)."""
+    return _REFUSAL_BY_CODE.get(code, Refusal.OTHER)
+
+
+def instance_gone(code: int) -> bool:
+    """A re-read of one instance failed because it no longer exists (3.0 answers an unknown id with 10116)."""
+    return recover_refusal(code) is Refusal.GONE
+
+
+def recover_visible_at_once(version: str) -> bool:
+    """3.3 moves the instance to SUBMITTED_SUCCESS before it answers a recover call: a call without
+    a trace on the next read never arrived. 3.0-3.2 only queue a command for a master."""
+    return version == WORKFLOW_FAMILY_VERSION
+
+
+def recover_repeat_refused(version: str) -> bool:
+    """3.0/3.1 refuse a second recover command while one is queued (50009), so asking again is
+    harmless there; 3.2 would queue a duplicate."""
+    return version in ("3.0", "3.1")
 
 
 # --- time zones and dates -------------------------------------------------------------------

@@ -1,383 +1,31 @@
-"""Recovery: the pure guards (tables), then the journaled handler against a small fake DS."""
+"""The journaled recover action against a small fake DS: intent before the call, refusals, crashes."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from ds_monitor.ds.models import (
-    COMMAND_COMPLEMENT_DATA,
     COMMAND_RECOVER_FAILED,
     FAILURE,
     RUNNING_EXECUTION,
-    STOP,
     SUBMITTED_SUCCESS,
     SUCCESS,
     Instance,
 )
 from ds_monitor.errors import ActionOutcomeUnknown, DSApiError, DSAuthError, DSUnreachable
-from ds_monitor.recovery import (
-    FollowUp,
-    RecoveryHandler,
-    RecoveryPolicy,
-    attempts_so_far,
-    decide,
-    normalise_journal,
-    prune_journal,
-    recovery_status,
-    settle,
-)
+from ds_monitor.recovery.decisions import FollowUp, RecoveryPolicy, recovery_status
+from ds_monitor.recovery.journal import Journal
 from ds_monitor.state import RECOVERY, StateStore
-
-PC = 100
-DC = 20
-T0 = datetime(2024, 6, 1, 2, 0, tzinfo=timezone.utc)
-NOW = datetime(2024, 6, 1, 3, 0, tzinfo=timezone.utc)
-TIMEOUT = timedelta(minutes=30)
-
-
-
-def follow_up(handler, read, state, now):
-    """Follow-ups as the monitor takes them: the journal is saved once they are in the outbox."""
-    follow, journal = handler.follow_up(read, state, now)
-    handler.store.save(RECOVERY, journal)
-    return follow, journal
+from tests.recovery.helpers import DC, NOW, PC, T0, TIMEOUT, Handler, failed, follow_up, saved
 
 
 def ended(follow):
     """The follow-ups that tell how a recovery ended (the accepted call's announcement left out)."""
     return [f for f in follow if f.kind != "recovery_triggered"]
-
-def failed(
-    instance_id: int = 4711,
-    *,
-    run_times: int = 1,
-    command_type: str = "SCHEDULER",
-    start: datetime | None = T0,
-    state: str = FAILURE,
-    dc: int = DC,
-) -> Instance:
-    return Instance(
-        id=instance_id,
-        definition_code=dc,
-        name=f"etl-{instance_id}",
-        state=state,
-        project_code=PC,
-        start_time=start,
-        run_times=run_times,
-        command_type=command_type,
-    )
-
-
-def record(
-    status: str,
-    *,
-    attempts: int = 1,
-    run_times_before: int = 1,
-    hold: datetime | None = NOW + TIMEOUT,
-    last_at: datetime = NOW - timedelta(minutes=5),
-    detail: str = "",
-    state: str = FAILURE,
-) -> dict:
-    return {
-        "instance_id": 4711,
-        "project_code": PC,
-        "definition_code": DC,
-        "attempts": attempts,
-        "status": status,
-        "run_times_before": run_times_before,
-        "hold_until": hold.isoformat() if hold else None,
-        "last_at": last_at.isoformat(),
-        "last_result": "triggered",
-        "detail": detail,
-        "state": state,
-        "announce": [],
-    }
-
-
-# -- attempts_so_far ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "rec, instance, expected",
-    [
-        pytest.param(None, failed(), 0, id="fresh-failure"),
-        pytest.param(
-            record("failed", attempts=2),
-            failed(run_times=3, command_type=COMMAND_RECOVER_FAILED),
-            2,
-            id="journal-and-ds-agree",
-        ),
-        pytest.param(None, failed(run_times=3, command_type=COMMAND_RECOVER_FAILED), 2, id="journal-lost-ds-counts"),
-        pytest.param(
-            record("failed", attempts=1),
-            failed(run_times=4, command_type=COMMAND_RECOVER_FAILED),
-            3,
-            id="someone-else-recovered-too",
-        ),
-        pytest.param(record("unknown", attempts=2), failed(run_times=1), 2, id="journal-counts-unconfirmed-calls"),
-        pytest.param(None, failed(run_times=5, command_type="REPEAT_RUNNING"), 0, id="manual-rerun-starts-afresh"),
-    ],
-)
-def test_attempts_so_far(rec, instance, expected):
-    assert attempts_so_far(rec, instance) == expected
-
-
-# -- decide ---------------------------------------------------------------------------------------
-
-POLICY = RecoveryPolicy(max_attempts=3)
-
-
-@pytest.mark.parametrize(
-    "instance, rec, kwargs, expected",
-    [
-        pytest.param(failed(), None, {}, ("recover", "attempt 1 of 3"), id="fresh-failure"),
-        pytest.param(
-            failed(state=RUNNING_EXECUTION),
-            None,
-            {},
-            ("skipped_state", "state is RUNNING_EXECUTION (someone else acted)"),
-            id="left-failure-someone-else",
-        ),
-        pytest.param(
-            failed(state=RUNNING_EXECUTION, run_times=2),
-            record("running"),
-            {},
-            ("skipped_state", "state is RUNNING_EXECUTION (our recovery is under way)"),
-            id="left-failure-ours",
-        ),
-        pytest.param(
-            failed(state=SUCCESS),
-            None,
-            {},
-            ("skipped_state", "state is SUCCESS (someone else acted)"),
-            id="succeeded-meanwhile",
-        ),
-        pytest.param(
-            failed(command_type=COMMAND_COMPLEMENT_DATA),
-            None,
-            {},
-            ("skipped_state", "backfill (COMPLEMENT_DATA): never recovered automatically"),
-            id="backfill",
-        ),
-        pytest.param(
-            failed(),
-            record("pending"),
-            {},
-            (
-                "skipped_state",
-                "recovery pending since 2024-06-01T02:55:00+00:00: DS has not taken the command "
-                "up yet (runTimes still 1); not asked again before 2024-06-01T03:30:00+00:00",
-            ),
-            id="pending-runtimes-unmoved",
-        ),
-        pytest.param(
-            failed(),
-            record("pending", hold=NOW),
-            {},
-            (
-                "skipped_state",
-                "recovery_not_started: DS accepted the recover command at 2024-06-01T02:55:00+00:00 but no "
-                "master has started it (runTimes still 1); not sent again: check the DS masters, then recover by hand",
-            ),
-            id="pending-timeout-passed",
-        ),
-        pytest.param(
-            failed(run_times=2, command_type=COMMAND_RECOVER_FAILED),
-            record("pending"),
-            {},
-            ("recover", "attempt 2 of 3"),
-            id="pending-runtimes-moved-failed-again",
-        ),
-        pytest.param(
-            failed(),
-            record("unknown"),
-            {},
-            (
-                "skipped_state",
-                "recovery call at 2024-06-01T02:55:00+00:00 may have reached DS (no answer "
-                "recorded); waiting for the instance to show it, at most until "
-                "2024-06-01T03:30:00+00:00",
-            ),
-            id="unknown-outcome-unmoved",
-        ),
-        pytest.param(
-            failed(),
-            record("rejected", attempts=0, detail="the workflow definition is offline (DS 50004: x)"),
-            {},
-            (
-                "skipped_state",
-                "DS refused at 2024-06-01T02:55:00+00:00 (the workflow definition is offline "
-                "(DS 50004: x)); next try after 2024-06-01T03:30:00+00:00",
-            ),
-            id="rejected-held",
-        ),
-        pytest.param(
-            failed(),
-            record("rejected", attempts=0, hold=None),
-            {},
-            ("recover", "attempt 1 of 3"),
-            id="rejected-transient-retried",
-        ),
-        pytest.param(
-            failed(),
-            None,
-            {"newer_active": True},
-            ("skipped_state", "a newer instance of this workflow is running or queued"),
-            id="newer-instance-active",
-        ),
-        pytest.param(
-            failed(),
-            None,
-            {"definition_online": False},
-            ("skipped_state", "the workflow definition is offline"),
-            id="definition-offline",
-        ),
-        pytest.param(
-            failed(), None, {"definition_online": True}, ("recover", "attempt 1 of 3"), id="definition-online"
-        ),
-        pytest.param(
-            failed(run_times=4, command_type=COMMAND_RECOVER_FAILED),
-            record("failed", attempts=3),
-            {},
-            ("skipped_limit", "3 of 3 recovery attempts used"),
-            id="limit-from-journal",
-        ),
-        pytest.param(
-            failed(run_times=4, command_type=COMMAND_RECOVER_FAILED),
-            None,
-            {},
-            ("skipped_limit", "3 of 3 recovery attempts used"),
-            id="limit-from-ds-journal-lost",
-        ),
-        pytest.param(
-            failed(run_times=3, command_type=COMMAND_RECOVER_FAILED),
-            None,
-            {},
-            ("recover", "attempt 3 of 3"),
-            id="last-attempt-from-ds",
-        ),
-        pytest.param(
-            failed(),
-            None,
-            {"policy": RecoveryPolicy(dry_run=True)},
-            ("dry_run", "dry run: would recover (attempt 1 of 3)"),
-            id="dry-run",
-        ),
-        pytest.param(
-            failed(),
-            None,
-            {"policy": RecoveryPolicy(auto_recovery=False)},
-            ("dry_run", "auto_recovery is off: would recover (attempt 1 of 3)"),
-            id="auto-recovery-off",
-        ),
-        pytest.param(
-            failed(run_times=4, command_type=COMMAND_RECOVER_FAILED),
-            None,
-            {"policy": RecoveryPolicy(dry_run=True)},
-            ("skipped_limit", "3 of 3 recovery attempts used"),
-            id="dry-run-still-applies-guards",
-        ),
-    ],
-)
-def test_decide(instance, rec, kwargs, expected):
-    args = {"newer_active": False, "definition_online": None, "policy": POLICY, "now": NOW, **kwargs}
-    assert decide(instance, rec, **args) == expected
-
-
-# -- settle ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "rec, instance, status, kind, unchanged",
-    [
-        pytest.param(record("pending"), failed(), "pending", None, True, id="pending-unmoved"),
-        pytest.param(
-            record("pending"),
-            failed(state=RUNNING_EXECUTION, run_times=2),
-            "running",
-            None,
-            False,
-            id="master-took-it",
-        ),
-        pytest.param(
-            record("pending"),
-            failed(state=SUBMITTED_SUCCESS, run_times=2),
-            "running",
-            None,
-            False,
-            id="v3.3-submitted-at-once",
-        ),
-        pytest.param(
-            record("unknown"),
-            failed(state=RUNNING_EXECUTION, run_times=2),
-            "running",
-            "recovery_triggered",  # not announced while nobody knew; now DS shows it
-            False,
-            id="unknown-confirmed",
-        ),
-        pytest.param(
-            record("running", state=RUNNING_EXECUTION),
-            failed(state=SUCCESS, run_times=2),
-            "succeeded",
-            "recovery_succeeded",
-            False,
-            id="succeeded",
-        ),
-        pytest.param(
-            record("running"),
-            failed(run_times=2, command_type=COMMAND_RECOVER_FAILED),
-            "failed",
-            "recovery_failed",
-            False,
-            id="failed-again",
-        ),
-        pytest.param(
-            record("pending"),
-            failed(run_times=2, command_type=COMMAND_RECOVER_FAILED),
-            "failed",
-            "recovery_failed",
-            False,
-            id="failed-before-we-saw-it-run",
-        ),
-        pytest.param(
-            record("running", attempts=3),
-            failed(run_times=4, command_type=COMMAND_RECOVER_FAILED),
-            "exhausted",
-            "recovery_exhausted",
-            False,
-            id="exhausted",
-        ),
-        pytest.param(
-            record("running"),
-            failed(state=STOP, run_times=2),
-            "failed",
-            "recovery_failed",
-            False,
-            id="stopped-by-someone",
-        ),
-        pytest.param(
-            record("succeeded"),
-            failed(state=FAILURE, run_times=3),
-            "succeeded",
-            None,
-            True,
-            id="ended-is-final",
-        ),
-    ],
-)
-def test_settle(rec, instance, status, kind, unchanged):
-    settled = settle(rec, instance, max_attempts=3)
-    assert settled["status"] == status
-    assert [a["kind"] for a in settled["announce"]] == ([kind] if kind else [])
-    assert (settled is rec) == unchanged
-
-
-# -- the handler against a fake DS ----------------------------------------------------------------
 
 
 class Crash(BaseException):
@@ -463,15 +111,15 @@ class CrashingStore(StateStore):
         super().save(name, data)
 
 
-def handler_for(ds: FakeDS, tmp_path, *, store: StateStore | None = None, **policy) -> RecoveryHandler:
-    return RecoveryHandler(ds, store or StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT)
+def handler_for(ds: FakeDS, tmp_path, *, store: StateStore | None = None, **policy) -> Handler:
+    return Handler(ds, store or StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT)
 
 
-def sweep(handler: RecoveryHandler, ds: FakeDS, now: datetime, *ids: int, state: dict | None = None, newer=()):
-    """One recovery step as the monitor runs it: state from disk, every id a candidate."""
-    state = handler.store.load(RECOVERY) if state is None else state
+def sweep(handler: Handler, ds: FakeDS, now: datetime, *ids: int, state: Journal | None = None, newer=()):
+    """One recovery step as the monitor runs it: the journal from disk, every id a candidate."""
+    journal = saved(handler) if state is None else state
     return handler.recover(
-        PC, [ds.instances[i] for i in ids or ds.instances], newer_active=set(newer), now=now, state=state
+        PC, [ds.instances[i] for i in ids or ds.instances], newer_active=set(newer), now=now, journal=journal
     )
 
 
@@ -490,7 +138,7 @@ def test_intent_is_on_disk_before_the_call(tmp_path):
     assert [(o.instance_id, o.attempt, o.result) for o in outcomes] == [(4711, 1, "triggered")]
     assert outcomes[0].definition_code == DC and outcomes[0].project_code == PC
     assert journal_on_disk(tmp_path)["4711"]["status"] == "pending"
-    assert state["instances"]["4711"]["status"] == "pending"
+    assert state.get(4711).status == "pending"
 
 
 def test_candidates_are_recovered_oldest_first(tmp_path):
@@ -588,11 +236,11 @@ def test_no_answer_is_never_repeated_until_the_instance_shows_it(tmp_path):
     assert ds.calls == [4711]
 
     ds.master_pickup()  # the lost call had reached DS after all
-    follow, state = follow_up(handler, ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=11))
+    follow, state = follow_up(handler, ds.get_instance, saved(handler), NOW + timedelta(minutes=11))
     assert [(f.kind, f.attempt) for f in follow] == [("recovery_triggered", 1)]
-    assert state["instances"]["4711"]["status"] == "running"
+    assert state.get(4711).status == "running"
     ds.set(4711, state=FAILURE)
-    follow, _ = follow_up(handler, ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=20))
+    follow, _ = follow_up(handler, ds.get_instance, saved(handler), NOW + timedelta(minutes=20))
     assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_failed", 1)]
     outcomes, _ = sweep(handler, ds, NOW + timedelta(minutes=21))
     assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
@@ -690,7 +338,7 @@ def test_a_restart_after_a_crash_never_recovers_twice(tmp_path, arrange, ds_acte
     if ds_acted:
         ds.master_pickup()
         ds.set(4711, state=FAILURE)
-        follow, _ = follow_up(restarted, ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(minutes=5))
+        follow, _ = follow_up(restarted, ds.get_instance, saved(restarted), NOW + timedelta(minutes=5))
         assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_failed", 1)]
     outcomes, _ = sweep(restarted, ds, NOW + TIMEOUT + timedelta(minutes=1))
     if version == "3.2" and not ds_acted:
@@ -701,7 +349,7 @@ def test_a_restart_after_a_crash_never_recovers_twice(tmp_path, arrange, ds_acte
     assert (outcomes[0].attempt, outcomes[0].result) == (2, "triggered")
     ds.master_pickup()
     ds.set(4711, state=FAILURE)
-    follow, _ = follow_up(restarted, ds.get_instance, restarted.store.load(RECOVERY), NOW + timedelta(hours=2))
+    follow, _ = follow_up(restarted, ds.get_instance, saved(restarted), NOW + timedelta(hours=2))
     assert [(f.kind, f.attempt) for f in follow if f.kind != "recovery_triggered"] == [("recovery_exhausted", 2)]
     outcomes, _ = sweep(restarted, ds, NOW + timedelta(hours=3))
     assert outcomes[0].result == "skipped_limit"
@@ -718,8 +366,8 @@ def test_v32_duplicate_command_is_never_queued_while_pending(tmp_path):
         assert outcomes[0].detail.startswith("recovery pending since 2024-06-01T03:00:00+00:00")
     assert ds.queued == [4711] and ds.calls == [4711]
     ds.master_pickup()
-    follow, state = follow_up(handler, ds.get_instance, handler.store.load(RECOVERY), NOW + timedelta(minutes=6))
-    assert ended(follow) == [] and state["instances"]["4711"]["status"] == "running"
+    follow, state = follow_up(handler, ds.get_instance, saved(handler), NOW + timedelta(minutes=6))
+    assert ended(follow) == [] and state.get(4711).status == "running"
 
 
 @pytest.mark.parametrize("version", ["3.1", "3.2"])
@@ -733,7 +381,7 @@ def test_an_accepted_command_not_started_is_never_sent_again(tmp_path, version):
         outcomes, _ = sweep(handler, ds, NOW + timedelta(minutes=minutes))
         assert outcomes[0].result == "skipped_state" and outcomes[0].detail.startswith("recovery_not_started")
     assert ds.calls == [4711]
-    [row] = recovery_status(handler.store.load(RECOVERY), NOW + timedelta(hours=10))
+    [row] = recovery_status(saved(handler), NOW + timedelta(hours=10))
     assert "not started since" in row["outcome"]
 
 
@@ -743,7 +391,7 @@ def test_v33_submitted_at_once_then_succeeded_reported_once(tmp_path):
     _, state = sweep(handler, ds, NOW)
     assert ds.instances[4711].state == SUBMITTED_SUCCESS
     follow, state = follow_up(handler, ds.get_instance, state, NOW)
-    assert ended(follow) == [] and state["instances"]["4711"]["status"] == "running"
+    assert ended(follow) == [] and state.get(4711).status == "running"
 
     outcomes, state = sweep(handler, ds, NOW + timedelta(minutes=1), state=state)  # a stale candidate list
     assert outcomes[0].detail == "state is SUBMITTED_SUCCESS (our recovery is under way)"
@@ -789,7 +437,7 @@ def test_dry_run_neither_calls_nor_journals(tmp_path):
     ds = FakeDS("3.2", failed())
     outcomes, state = sweep(handler_for(ds, tmp_path, dry_run=True), ds, NOW)
     assert (outcomes[0].attempt, outcomes[0].result) == (1, "dry_run")
-    assert ds.calls == [] and state["instances"] == {}
+    assert ds.calls == [] and state.records == {}
     assert not (tmp_path / RECOVERY).exists()
 
 
@@ -805,7 +453,7 @@ def test_candidate_deleted_before_the_re_read(tmp_path):
     ds = FakeDS("3.2", failed())
     handler = handler_for(ds, tmp_path)
     candidate = ds.instances.pop(4711)
-    outcomes, _ = handler.recover(PC, [candidate], newer_active=set(), now=NOW, state={})
+    outcomes, _ = handler.recover(PC, [candidate], newer_active=set(), now=NOW, journal=Journal())
     assert outcomes[0].result == "skipped_state" and "no longer exists in DS (DS 50001)" in outcomes[0].detail
     assert ds.calls == []
 
@@ -814,7 +462,7 @@ def test_guards_from_the_monitor_are_applied(tmp_path):
     ds = FakeDS("3.2", failed(1, dc=1), failed(2, dc=2))
     handler = handler_for(ds, tmp_path)
     outcomes, _ = handler.recover(
-        PC, list(ds.instances.values()), newer_active={1}, now=NOW, state={}, definition_online={2: False}
+        PC, list(ds.instances.values()), newer_active={1}, now=NOW, journal=Journal(), definition_online={2: False}
     )
     assert [(o.instance_id, o.result) for o in outcomes] == [(1, "skipped_state"), (2, "skipped_state")]
     assert ds.calls == []
@@ -833,8 +481,8 @@ def test_follow_up_of_a_deleted_instance_and_of_a_read_error(tmp_path):
 
     follow, state = follow_up(handler, read, state, NOW)
     assert ended(follow) == []
-    assert state["instances"]["1"]["status"] == "gone"
-    assert state["instances"]["2"]["status"] == "gone"
+    assert state.get(1).status == "gone"
+    assert state.get(2).status == "gone"
 
 
 def test_follow_up_keeps_following_after_a_transient_error(tmp_path):
@@ -846,99 +494,4 @@ def test_follow_up_keeps_following_after_a_transient_error(tmp_path):
         raise DSApiError(10113, "query process instance list paging error")
 
     follow, state = follow_up(handler, read, state, NOW)
-    assert ended(follow) == [] and state["instances"]["4711"]["status"] == "pending"
-
-
-# -- journal housekeeping -------------------------------------------------------------------------
-
-
-def test_prune_drops_entries_a_week_past_the_window():
-    window = timedelta(hours=24)
-    old = record("succeeded", last_at=NOW - window - timedelta(days=7, seconds=1))
-    young = {**record("succeeded", last_at=NOW - window - timedelta(days=7)), "instance_id": 2}
-    unannounced = {
-        **old,
-        "instance_id": 3,
-        "announce": [{"kind": "recovery_succeeded", "attempt": 1, "state": SUCCESS, "detail": ""}],
-    }
-    state = {"instances": {"4711": old, "2": young, "3": unannounced}}
-    assert sorted(prune_journal(state, NOW, window)["instances"]) == ["2", "3"]
-
-
-def test_malformed_entries_are_dropped_with_a_warning(caplog):
-    good = record("pending")
-    state = {
-        "version": 1,
-        "instances": {
-            "4711": good,
-            "1": {"instance_id": "x"},
-            "2": [],
-            "3": {**good, "instance_id": 3, "last_at": "2024-06-01T02:00:00"},
-            "5": {**good, "instance_id": 5, "announce": [{"kind": "recovery_failed"}]},
-        },
-    }
-    with caplog.at_level(logging.WARNING, logger="ds_monitor.recovery"):
-        journal = normalise_journal(state)
-    assert list(journal["instances"]) == ["4711"]
-    assert len(caplog.records) == 4
-    assert normalise_journal({"instances": []}) == {"version": 1, "instances": {}}
-
-
-def test_recovery_status_rows():
-    state = {
-        "instances": {
-            "4711": record("pending", hold=NOW - timedelta(minutes=1), last_at=NOW - timedelta(minutes=31)),
-            "2": {**record("succeeded", detail="ended SUCCESS", hold=None), "instance_id": 2},
-        }
-    }
-    rows = recovery_status(state, NOW)
-    assert rows == [
-        {
-            "instance_id": 2,
-            "definition_code": DC,
-            "attempts": 1,
-            "last_result": "triggered",
-            "last_at": "2024-06-01T02:55:00+00:00",
-            "outcome": "succeeded: ended SUCCESS",
-        },
-        {
-            "instance_id": 4711,
-            "definition_code": DC,
-            "attempts": 1,
-            "last_result": "triggered",
-            "last_at": "2024-06-01T02:29:00+00:00",
-            "outcome": "pending, not started since 2024-06-01T02:59:00+00:00 (recovery_not_started): not sent "
-            "again, a person decides",
-        },
-    ]
-    assert recovery_status({}, NOW) == []
-
-
-def test_busy_definitions_and_last_call_come_from_the_journal():
-    from datetime import datetime, timezone
-
-    from ds_monitor.recovery import busy_definitions, last_call_in_project
-
-    def record(instance_id, status, project, at):
-        return {
-            "instance_id": instance_id,
-            "project_code": project,
-            "definition_code": instance_id * 10,
-            "attempts": 1,
-            "run_times_before": 1,
-            "status": status,
-            "last_at": at,
-        }
-
-    state = {
-        "version": 1,
-        "instances": {
-            "1": record(1, "pending", 7, "2026-11-23T10:00:00+00:00"),
-            "2": record(2, "succeeded", 7, "2026-11-23T11:00:00+00:00"),
-            "3": record(3, "running", 8, "2026-11-23T09:00:00+00:00"),
-        },
-    }
-    assert busy_definitions(state) == frozenset({10, 30})
-    assert last_call_in_project(state, 7) == datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
-    assert last_call_in_project(state, 9) is None
-    assert busy_definitions({}) == frozenset()
+    assert ended(follow) == [] and state.get(4711).status == "pending"

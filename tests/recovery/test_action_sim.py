@@ -8,8 +8,9 @@ import pytest
 
 from ds_monitor.config import DolphinSchedulerConfig
 from ds_monitor.ds.client import DSClient
-from ds_monitor.recovery import RecoveryHandler, RecoveryPolicy
+from ds_monitor.recovery.decisions import RecoveryPolicy
 from ds_monitor.state import RECOVERY, StateStore
+from tests.recovery.helpers import Handler, follow_up, saved
 
 DS_NOW = datetime(2024, 6, 1, 3, 0, tzinfo=timezone.utc)
 TIMEOUT = timedelta(minutes=30)
@@ -34,13 +35,6 @@ class DyingClient:
         raise Crash
 
 
-def follow_up(handler, read, state, now):
-    """Follow-ups as the monitor takes them: the journal is saved once they are in the outbox."""
-    follow, journal = handler.follow_up(read, state, now)
-    handler.store.save(RECOVERY, journal)
-    return follow, journal
-
-
 @pytest.fixture
 def estate(make_ds_sim, request):
     """(sim, client, project code, failed instance id) for the version in ``request.param``."""
@@ -57,14 +51,14 @@ def estate(make_ds_sim, request):
     client.close()
 
 
-def handler(client, tmp_path, **policy) -> RecoveryHandler:
-    return RecoveryHandler(client, StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT)
+def handler(client, tmp_path, **policy) -> Handler:
+    return Handler(client, StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT)
 
 
-def sweep(h: RecoveryHandler, client, project, instance, now):
+def sweep(h: Handler, client, project, instance, now):
     candidate = client.get_instance(project, instance)
-    outcomes, _ = h.recover(project, [candidate], newer_active=set(), now=now, state=h.store.load(RECOVERY))
-    follow_ups, _ = follow_up(h, client.get_instance, h.store.load(RECOVERY), now)
+    outcomes, _ = h.recover(project, [candidate], newer_active=set(), now=now, journal=saved(h))
+    follow_ups, _ = follow_up(h, client.get_instance, saved(h), now)
     return outcomes, follow_ups
 
 
@@ -88,7 +82,7 @@ def test_v32_one_command_while_no_master_then_failed_then_succeeded(estate, tmp_
 
     sim.master_pickup()
     sim.finish_instance(instance, "SUCCESS")
-    follow, _ = follow_up(h, client.get_instance, h.store.load(RECOVERY), DS_NOW + timedelta(minutes=20))
+    follow, _ = follow_up(h, client.get_instance, saved(h), DS_NOW + timedelta(minutes=20))
     ended = [(f.kind, f.attempt, f.state) for f in follow if f.kind != "recovery_triggered"]
     assert ended == [("recovery_succeeded", 2, "SUCCESS")]
     assert sim.count_calls("POST", EXECUTE) == 2

@@ -9,7 +9,7 @@ import pytest
 
 from ds_monitor.config import load_config
 from ds_monitor.errors import ConfigError
-from ds_monitor.policy import Rule, gate, parse_recovery
+from ds_monitor.recovery.policy import Rule, gate, parse_recovery
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SPEC_EXAMPLE = {

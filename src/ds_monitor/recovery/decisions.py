@@ -1,0 +1,351 @@
+"""The pure decisions of recovery: what to call, what the journal says afterwards, how a recovery ended.
+
+Every function here takes the instance as DS shows it now, our journal record and ``now``, and
+returns a verdict or a new record; none reads the clock, the network or a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ds_monitor.ds.dialect import Refusal, recover_repeat_refused, recover_visible_at_once
+from ds_monitor.ds.models import ACTIVE_STATES, COMMAND_RECOVER_FAILED, FAILURE, SUCCESS_STATES, Instance
+from ds_monitor.recovery.journal import (
+    IN_FLIGHT,
+    RECOVERY_EXHAUSTED,
+    RECOVERY_FAILED,
+    RECOVERY_SUCCEEDED,
+    RECOVERY_TRIGGERED,
+    STATUS_EXHAUSTED,
+    STATUS_FAILED,
+    STATUS_GONE,
+    STATUS_NOT_SENT,
+    STATUS_PENDING,
+    STATUS_REJECTED,
+    STATUS_RUNNING,
+    STATUS_SUCCEEDED,
+    STATUS_UNKNOWN,
+    Announcement,
+    InstanceRecord,
+    Journal,
+)
+
+# Results of one candidate in a sweep (spec section 6 "recoveries"); RECOVER is decide()'s go-ahead.
+RECOVER = "recover"
+TRIGGERED = "triggered"
+UNKNOWN = "unknown"  # the call got no answer: DS may or may not have taken it (spec section 6)
+REJECTED = "rejected"
+SKIPPED_LIMIT = "skipped_limit"
+SKIPPED_STATE = "skipped_state"
+DRY_RUN = "dry_run"
+
+# The detail that starts a "the command was never started" outcome: a person decides (issue 16).
+NOT_STARTED = "recovery_not_started"
+# A backfill is never recovered, so no deferral (recovery_interval, one per project) may be reported for it.
+BACKFILL_DETAIL = "backfill (COMPLEMENT_DATA): never recovered automatically"
+
+
+@dataclass(frozen=True)
+class RecoveryPolicy:
+    """The ``retry`` configuration as the recovery decisions need it."""
+
+    max_attempts: int = 3
+    auto_recovery: bool = True
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class RecoveryOutcome:
+    """One row of the sweep report's ``recoveries``."""
+
+    instance_id: int
+    attempt: int
+    result: str  # triggered | unknown | rejected | skipped_limit | skipped_state | skipped_policy | dry_run
+    detail: str = ""
+    project_code: int = 0
+    definition_code: int = 0
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """How a recovery triggered earlier ended, seen on a later sweep (reported once)."""
+
+    instance_id: int
+    project_code: int
+    definition_code: int
+    kind: str  # recovery_triggered | recovery_succeeded | recovery_failed | recovery_exhausted
+    attempt: int
+    max_attempts: int
+    state: str
+    detail: str = ""
+
+
+def attempts_so_far(record: InstanceRecord | None, instance: Instance) -> int:
+    """Recoveries of this instance so far: our journal, or DS's own count if that is higher.
+
+    DS counts every run in ``runTimes``; when the latest command was a recovery, all runs after the
+    first are counted as recoveries (conservative: a manual rerun in between counts too). That keeps
+    the limit even when the journal was lost.
+    """
+    journal = record.attempts if record else 0
+    from_ds = instance.run_times - 1 if instance.command_type == COMMAND_RECOVER_FAILED else 0
+    return max(journal, from_ds, 0)
+
+
+def decide(
+    instance: Instance,
+    record: InstanceRecord | None,
+    *,
+    newer_active: bool,
+    definition_online: bool | None,
+    policy: RecoveryPolicy,
+    now: datetime,
+    ds_version: str = "",
+) -> tuple[str, str]:
+    """``(RECOVER, detail)`` or ``(result, reason)`` for a freshly re-read candidate.
+
+    ``definition_online`` None means "not known" (no guard); ``newer_active`` means a newer instance
+    of the same definition is running or queued.
+    """
+    if instance.state != FAILURE:
+        actor = "our recovery is under way" if record and record.status in IN_FLIGHT else "someone else acted"
+        return SKIPPED_STATE, f"state is {instance.state} ({actor})"
+    if instance.is_backfill:
+        return SKIPPED_STATE, BACKFILL_DETAIL
+    waiting = _waiting_reason(record, instance, now, ds_version)
+    if waiting:
+        return SKIPPED_STATE, waiting
+    if newer_active:
+        return SKIPPED_STATE, "a newer instance of this workflow is running or queued"
+    if definition_online is False:
+        return SKIPPED_STATE, "the workflow definition is offline"
+    used = attempts_so_far(record, instance)
+    if used >= policy.max_attempts:
+        return SKIPPED_LIMIT, f"{used} of {policy.max_attempts} recovery attempts used"
+    plan = f"attempt {used + 1} of {policy.max_attempts}"
+    if policy.dry_run:
+        return DRY_RUN, f"dry run: would recover ({plan})"
+    if not policy.auto_recovery:
+        return DRY_RUN, f"auto_recovery is off: would recover ({plan})"
+    return RECOVER, plan
+
+
+def _waiting_reason(record: InstanceRecord | None, instance: Instance, now: datetime, ds_version: str) -> str | None:
+    """Why an earlier call still forbids a new one, or None. Only an unmoved ``runTimes`` holds.
+
+    A command DS accepted is never sent again while ``runTimes`` has not moved, however long a
+    master takes (a second one would run the instance twice once masters catch up): past the hold
+    the outcome says ``recovery_not_started`` and a person decides. The same holds for a call
+    without an answer, except where DS itself refuses a repeat (3.0/3.1).
+    """
+    if not record or record.hold_until is None:
+        return None
+    if instance.run_times > record.run_times_before:
+        return None
+    since, until = record.last_at.isoformat(), record.hold_until.isoformat()
+    held = now < record.hold_until
+    if record.status == STATUS_PENDING:
+        if held:
+            return (
+                f"recovery pending since {since}: DS has not taken the command up yet "
+                f"(runTimes still {instance.run_times}); not asked again before {until}"
+            )
+        return (
+            f"{NOT_STARTED}: DS accepted the recover command at {since} but no master has started it "
+            f"(runTimes still {instance.run_times}); not sent again: check the DS masters, then recover by hand"
+        )
+    if record.status == STATUS_UNKNOWN:
+        if held:
+            return (
+                f"recovery call at {since} may have reached DS (no answer recorded); "
+                f"waiting for the instance to show it, at most until {until}"
+            )
+        if recover_repeat_refused(ds_version):
+            return None
+        return (
+            f"{NOT_STARTED}: the recover call at {since} got no answer and DS shows no sign of it "
+            f"(runTimes still {instance.run_times}); DS may hold it queued, so it is not sent again: "
+            "check DS's command queue, then recover by hand"
+        )
+    if record.status == STATUS_REJECTED and held:
+        return f"DS refused at {since} ({record.detail}); next try after {until}"
+    return None
+
+
+def settle(record: InstanceRecord, instance: Instance, *, max_attempts: int, ds_version: str = "") -> InstanceRecord:
+    """The journal record after looking at the instance again; the same object if nothing changed.
+
+    An in-flight recovery counts as taken up once ``runTimes`` moved or the state left FAILURE
+    (3.3 answers with SUBMITTED_SUCCESS at once). When it ends, a follow-up is queued in ``announce``.
+    A call without an answer is resolved here: taken up, it is announced as triggered now; on 3.3,
+    no trace means it never arrived, and the attempt it was counted as is given back.
+    """
+    if record.status not in IN_FLIGHT:
+        return record
+    before = record.run_times_before
+    if instance.run_times <= before and instance.state == FAILURE:
+        if record.status == STATUS_UNKNOWN and recover_visible_at_once(ds_version):
+            return replace(
+                record,
+                status=STATUS_NOT_SENT,
+                attempts=max(record.attempts - 1, 0),
+                hold_until=None,
+                last_result=STATUS_NOT_SENT,
+                detail=f"the call of {record.last_at.isoformat()} never reached DS {ds_version}: "
+                "the instance shows no trace",
+            )
+        return record
+    announce = record.announce
+    if record.status == STATUS_UNKNOWN:
+        # The call had no answer, so nothing announced it; now DS shows it was taken.
+        announce += (
+            Announcement(
+                RECOVERY_TRIGGERED,
+                record.attempts,
+                instance.state,
+                f"DS took up the recover call of {record.last_at.isoformat()} that had no answer",
+            ),
+        )
+    if instance.state in ACTIVE_STATES:
+        if record.status == STATUS_RUNNING and record.state == instance.state:
+            return record
+        return replace(
+            record,
+            announce=announce,
+            status=STATUS_RUNNING,
+            state=instance.state,
+            last_result=TRIGGERED,
+            hold_until=None,
+            detail=f"DS took it up: {instance.state}, runTimes {before} -> {instance.run_times}",
+        )
+    attempt = attempts_so_far(record, instance)
+    if instance.state in SUCCESS_STATES:
+        status, kind, detail = STATUS_SUCCEEDED, RECOVERY_SUCCEEDED, f"ended {instance.state}"
+    elif attempt >= max_attempts:
+        status, kind = STATUS_EXHAUSTED, RECOVERY_EXHAUSTED
+        detail = f"ended {instance.state} after {attempt} of {max_attempts} attempts: no more automatic recovery"
+    else:
+        status, kind = STATUS_FAILED, RECOVERY_FAILED
+        detail = f"ended {instance.state} (attempt {attempt} of {max_attempts})"
+    return replace(
+        record,
+        status=status,
+        state=instance.state,
+        attempts=attempt,
+        hold_until=None,
+        last_result=TRIGGERED,
+        detail=detail,
+        announce=(*announce, Announcement(kind, attempt, instance.state, detail)),
+    )
+
+
+def intent(
+    instance: Instance, project_code: int, *, attempt: int, plan: str, hold_until: datetime, now: datetime,
+    record: InstanceRecord | None,
+) -> InstanceRecord:
+    """The record saved before the recover call: counted as an attempt whose outcome is unknown."""
+    return InstanceRecord(
+        instance_id=instance.id,
+        project_code=project_code,
+        definition_code=instance.definition_code,
+        attempts=attempt,
+        status=STATUS_UNKNOWN,
+        run_times_before=instance.run_times,
+        hold_until=hold_until,
+        last_at=now,
+        last_result="intent",
+        detail=f"calling DS: {plan}",
+        state=instance.state,
+        announce=record.announce if record else (),
+    )
+
+
+def accepted(intended: InstanceRecord, detail: str) -> InstanceRecord:
+    """DS accepted the call: pending until a master takes it up, announced as triggered."""
+    return replace(
+        intended,
+        status=STATUS_PENDING,
+        last_result=TRIGGERED,
+        detail=detail,
+        announce=(*intended.announce, Announcement(RECOVERY_TRIGGERED, intended.attempts, intended.state, detail)),
+    )
+
+
+def refused(intended: InstanceRecord, refusal: Refusal, said: str, *, state_now: str | None) -> InstanceRecord:
+    """The record after DS refused the call: DS did nothing, so the attempt is given back.
+
+    The intent's hold stays unless the refusal is transient or final. ``state_now`` is the
+    instance's state re-read after a STATE refusal (None: not read or not known).
+    """
+    rejected = replace(intended, attempts=intended.attempts - 1, status=STATUS_REJECTED, last_result=REJECTED)
+    if refusal is Refusal.GONE:
+        return replace(
+            rejected, status=STATUS_GONE, hold_until=None, detail=f"instance no longer exists ({said})"
+        )
+    if refusal is Refusal.NO_MASTER:
+        return replace(
+            rejected,
+            hold_until=None,
+            detail=f"no master server is running ({said}): transient, tried again next sweep",
+        )
+    if refusal is Refusal.ALREADY_QUEUED:
+        return replace(rejected, detail=f"a recover command is already queued for it, wait ({said})")
+    if refusal is Refusal.DEFINITION_OFFLINE:
+        return replace(rejected, detail=f"the workflow definition is offline ({said})")
+    if refusal is Refusal.STATE:
+        if state_now is not None and state_now != FAILURE:
+            detail = f"state is now {state_now}: someone else acted ({said})"
+            return replace(rejected, hold_until=None, state=state_now, detail=detail)
+        return replace(rejected, detail=f"the instance's state does not allow it ({said})")
+    return replace(rejected, detail=f"DS refused ({said})")
+
+
+def not_sent(intended: InstanceRecord, detail: str) -> InstanceRecord:
+    """The call never left (refused at connect time): no attempt, tried again next sweep."""
+    return replace(
+        intended,
+        attempts=intended.attempts - 1,
+        status=STATUS_NOT_SENT,
+        hold_until=None,
+        last_result=STATUS_NOT_SENT,
+        detail=detail,
+    )
+
+
+def gone(record: InstanceRecord, code: int) -> InstanceRecord:
+    return replace(record, status=STATUS_GONE, hold_until=None, detail=f"instance no longer exists (DS {code})")
+
+
+def oldest_first(instance: Instance) -> tuple:
+    # Instances without a start time sort last; ids break ties so the order is stable.
+    started = instance.start_time
+    return (started is None, started.timestamp() if started else 0.0, instance.id)
+
+
+def recovery_status(journal: Journal, now: datetime) -> list[dict]:
+    """Rows for ``status``: one per journaled instance, the latest activity first."""
+    records = sorted(journal.records.values(), key=lambda r: (r.last_at, r.instance_id), reverse=True)
+    return [
+        {
+            "instance_id": record.instance_id,
+            "definition_code": record.definition_code,
+            "attempts": record.attempts,
+            "last_result": record.last_result,
+            "last_at": record.last_at.isoformat(),
+            "outcome": _describe(record, now),
+        }
+        for record in records
+    ]
+
+
+def _describe(record: InstanceRecord, now: datetime) -> str:
+    status, detail, hold = record.status, record.detail, record.hold_until
+    if status == STATUS_PENDING and hold and now >= hold:
+        return f"{status}, not started since {hold.isoformat()} ({NOT_STARTED}): not sent again, a person decides"
+    if status == STATUS_UNKNOWN and hold and now >= hold:
+        return (
+            f"{status}, no trace since {hold.isoformat()}: asked again where DS refuses a repeat (3.0/3.1), "
+            f"else {NOT_STARTED} and a person decides"
+        )
+    return f"{status}: {detail}" if detail else status
