@@ -24,6 +24,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from tests.coordination.zkserver import ZooKeeperServer  # noqa: E402
 
+from ds_monitor.app import build_monitor  # noqa: E402
+from ds_monitor.clock import utc_now  # noqa: E402
 from ds_monitor.config import (  # noqa: E402
     Config,
     CoordinationConfig,
@@ -33,7 +35,6 @@ from ds_monitor.config import (  # noqa: E402
     ZooKeeperConfig,
 )
 from ds_monitor.coordination import Coordinator  # noqa: E402
-from ds_monitor.monitor import build_monitor  # noqa: E402
 from ds_monitor.simulator import DSSimulator  # noqa: E402
 from ds_monitor.state import STATE_FILES, encode_document  # noqa: E402
 from ds_monitor.zkstore import CHUNK_BYTES, ZooKeeperStore  # noqa: E402
@@ -59,7 +60,7 @@ def sweeps(monitor, count: int) -> list[float]:
     walls = []
     for _ in range(count):
         began = time.perf_counter()
-        report = monitor.sweep()
+        report = monitor.sweep(utc_now())
         walls.append(time.perf_counter() - began)
         if not report.ok:
             raise SystemExit(f"sweep failed: {report.error}")
@@ -86,7 +87,7 @@ def main() -> None:
             coordinator = Coordinator(config.coordination.zookeeper, identity="bench")
             coordinator.start()
             coordinator.try_lead()
-            zk_walls = sweeps(build_monitor(config, senders=[], coordinator=coordinator), 3)
+            zk_walls = sweeps(build_monitor(config, clock=utc_now, senders=[], coordinator=coordinator), 3)
             print(f"estate: {PROJECTS * DEFINITIONS} definitions, {PROJECTS * INSTANCES} instances, "
                   f"{PROJECTS * FAILED} failed; chunk size {CHUNK_BYTES // 1024} KB, ZooKeeper node limit 1024 KB")
             print(f"{'document':<32}{'JSON':>10}{'stored':>10}{'chunks':>8}{'largest node':>14}")
@@ -105,7 +106,8 @@ def main() -> None:
                 print(f"{name:<32}{len(encode_document(name, document)) / 1024:>8.0f}KB"
                       f"{manifest['bytes'] / 1024:>8.0f}KB{manifest['chunks']:>8}{largest / 1024:>12.0f}KB")
             coordinator.close()
-            file_walls = sweeps(build_monitor(replace(config, coordination=CoordinationConfig()), senders=[]), 3)
+            files_config = replace(config, coordination=CoordinationConfig())
+            file_walls = sweeps(build_monitor(files_config, clock=utc_now, senders=[]), 3)
             print("sweep wall (s)      first  second  third")
             print("state in ZooKeeper  " + "  ".join(f"{w:5.2f}" for w in zk_walls))
             print("state in files      " + "  ".join(f"{w:5.2f}" for w in file_walls))

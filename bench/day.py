@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from bench.scheduler import SimulatedScheduler
+from ds_monitor.app import build_monitor
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
-from ds_monitor.monitor import build_monitor
 from ds_monitor.simulator import DSSimulator
 
 TOKEN = "day-token"
@@ -78,7 +78,7 @@ def run_day(
             retry=RetryConfig(auto_recovery=False),
             state_dir=state_dir,
         )
-        monitor = build_monitor(config, senders=[])
+        monitor = build_monitor(config, clock=lambda: clock.now, senders=[])
         first_seen: dict[int, datetime] = {}
         end = DAY_START + timedelta(hours=hours)
         while clock.now < end:

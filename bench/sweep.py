@@ -26,8 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from ds_monitor.app import build_monitor  # noqa: E402
+from ds_monitor.clock import utc_now  # noqa: E402
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig  # noqa: E402
-from ds_monitor.monitor import build_monitor  # noqa: E402
 
 TOKEN = "bench-token"
 STEADY_SWEEPS = 30
@@ -103,7 +104,7 @@ def main() -> None:
             retry=RetryConfig(recovery_interval=0),
             state_dir=state_dir,
         )
-        monitor = build_monitor(config, senders=[])
+        monitor = build_monitor(config, clock=utc_now, senders=[])
         ds_calls()
         print(
             f"estate: {args.projects} projects x {args.definitions} definitions, {args.instances} instances in "
@@ -122,7 +123,7 @@ def main() -> None:
         pages = -(-args.instances // args.projects // 100) * args.projects
         print(f"target warm calls <= projects + actions + pages = {args.projects} + actions + {pages}")
         steady = build_monitor(replace(config, monitor=replace(config.monitor, enable_schedule_optimization=True)),
-                               senders=[])
+                               clock=utc_now, senders=[])
         calls, cpus, walls = [], [], []
         for n in range(STEADY_SWEEPS):
             cpu, wall = time.process_time(), time.perf_counter()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from ds_monitor.app import build_monitor  # noqa: E402
 from ds_monitor.config import (  # noqa: E402
     Config,
     DolphinSchedulerConfig,
@@ -29,7 +30,6 @@ from ds_monitor.config import (  # noqa: E402
     RetryConfig,
     TaskLogConfig,
 )
-from ds_monitor.monitor import build_monitor  # noqa: E402
 from ds_monitor.simulator import DSSimulator  # noqa: E402
 
 TOKEN = "bench-token"
@@ -70,7 +70,7 @@ def monitor(sim: DSSimulator, state_dir: str, *, enabled: bool):
         state_dir=state_dir,
         notification=replace(NotificationConfig(), task_log=TaskLogConfig(enabled=enabled)),
     )
-    return build_monitor(config, senders=[NullSender()], retry_backoff=0.0)
+    return build_monitor(config, clock=lambda: NOW, senders=[NullSender()], retry_backoff=0.0)
 
 
 def sweep(label: str, mon, sim: DSSimulator, now: datetime) -> None:

@@ -1,7 +1,8 @@
-"""The ``python main.py`` command line: parses options, wires the parts together, maps errors to exit codes.
+"""The ``python main.py`` command line: parses options, prints results, maps errors to exit codes.
 
-Nothing imports this module. Errors raised anywhere below carry their exit code
-(:mod:`ds_monitor.errors`); :func:`main` prints them as one line, with a traceback only at DEBUG.
+Nothing imports this module. ``check`` and ``run`` get their monitor from the composition root
+(:mod:`ds_monitor.app`). Errors raised anywhere below, commands included, carry their exit code
+(:mod:`ds_monitor.errors`); :func:`main` alone prints them as one line, with a traceback only at DEBUG.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ log = logging.getLogger("ds_monitor.cli")
 class Options:
     """Options shared by every command; a subcommand's own -c/--log-level wins over the group's."""
 
+    # The clock of every command: the wall clock from main(); tests pin it to run commands in-process on any date.
+    clock: Callable[[], datetime]
     config_path: str | None = None
     log_level: str | None = None
-    # The wall clock of every command; tests pin it to run commands in-process on any date.
-    clock: Callable[[], datetime] = utc_now
 
 
 def common_options(func):
@@ -211,13 +212,6 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
         click.echo(fire.isoformat())
 
 
-def build_monitor(loaded: LoadedConfig, *, dry_run: bool = False, telemetry=None, coordinator=None):
-    """The monitor for a loaded configuration (the runner calls this again after a reload)."""
-    from ds_monitor.monitor import build_monitor as wire
-
-    return wire(loaded.config, dry_run=dry_run, telemetry=telemetry, coordinator=coordinator)
-
-
 @cli.command("check")
 @click.option("--dry-run", is_flag=True, help="Detect and report, but never call a DS action or send a notification.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep report as one JSON object on stdout.")
@@ -227,15 +221,10 @@ def check_command(dry_run: bool, as_json: bool) -> None:
 
     Example: python main.py check --dry-run --json
     """
-    from ds_monitor.backends import check_replica
+    from ds_monitor import app
 
     loaded = load(need_token=True, stream=sys.stderr)
-    with check_replica(loaded.config, dry_run=dry_run) as coordinator:
-        monitor = build_monitor(loaded, dry_run=dry_run, coordinator=coordinator)
-        try:
-            report = monitor.sweep(_now())
-        finally:
-            monitor.close()
+    report = app.check(loaded, dry_run=dry_run, clock=_clock())
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False))
     else:
@@ -258,19 +247,16 @@ def run_command(once: bool, http_port: int | None) -> None:
 
     Example: python main.py run --http-port 8080
     """
-    from ds_monitor.runner import Runner
+    from ds_monitor import app
 
-    opts = click.get_current_context().find_object(Options)
     loaded = load(need_token=True)
-    runner = Runner(
+    app.run(
         loaded,
         reload=lambda: load(need_token=True),
-        build=build_monitor,
+        clock=_clock(),
         http_port=http_port,
         once=once or not loaded.config.monitor.continuous_mode,
-        log_level=opts.log_level,
     )
-    runner.run()
 
 
 @cli.command("status")
@@ -333,7 +319,7 @@ def _silence_store(loaded: LoadedConfig):
     """The configured backend's store, writable beside a running daemon (with ZooKeeper: compare-and-set)."""
     from ds_monitor.backends import command_store
 
-    return command_store(loaded.config, write=True, lead=False, lock_timeout=SILENCE_LOCK_WAIT, clock=_now)
+    return command_store(loaded.config, write=True, lead=False, lock_timeout=SILENCE_LOCK_WAIT, clock=_clock())
 
 
 @silence_group.command("add")
@@ -599,8 +585,13 @@ def render_report(report) -> str:
     return "\n".join(lines)
 
 
+def _clock() -> Callable[[], datetime]:
+    """The command's clock: the wall clock from :func:`main`, or the one a test pinned."""
+    return click.get_current_context().find_object(Options).clock
+
+
 def _now() -> datetime:
-    return click.get_current_context().find_object(Options).clock()
+    return _clock()()
 
 
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utc_now) -> NoReturn:

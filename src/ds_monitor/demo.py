@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
+from ds_monitor.app import build_monitor
 from ds_monitor.config import (
     Config,
     DolphinSchedulerConfig,
@@ -23,7 +24,7 @@ from ds_monitor.config import (
     RetryConfig,
 )
 from ds_monitor.ds.models import COMMAND_COMPLEMENT_DATA, FAILURE, RUNNING_EXECUTION, SUCCESS
-from ds_monitor.monitor import SweepReport, build_monitor
+from ds_monitor.monitor import SweepReport
 from ds_monitor.notify.builder import Digest, render_dingtalk, render_email, render_wecom
 from ds_monitor.recovery.policy import parse_recovery
 from ds_monitor.simulator import DSSimulator, RecordedCall
@@ -259,7 +260,7 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
         estate = seed_demo_estate(sim, clock.now)
         config = demo_config(sim.url, state_dir, "auto")
         senders = console_senders()
-        monitor = build_monitor(config, senders=senders)
+        monitor = build_monitor(config, clock=lambda: clock.now, senders=senders)
         out.write(
             f"DS simulator (DS {version}) on {sim.url}: 3 projects, 8 workflows; "
             f"the monitor sweeps every {SWEEP_EVERY.seconds // 60} simulated minutes.\n"
@@ -303,7 +304,7 @@ def _add_demo_silence(state_dir: str, now: datetime, out: TextIO) -> None:
         projects=("bi-reports",),
         workflow="weekly_report",
     )
-    store = StateStore(state_dir)
+    store = StateStore(state_dir, clock=lambda: now)
     with store.locked():
         store.save(SILENCES, silences.add(store.load(SILENCES), silence, now))
     out.write(
@@ -319,7 +320,9 @@ def _print_explain(config: Config, sim: DSSimulator, state_dir: str, now: dateti
     from ds_monitor.state import StateStore
 
     with DSClient(config.dolphinscheduler) as client:
-        explanations = explain.explain_target(client, config, StateStore(state_dir).snapshot(), EXPLAINED, now)
+        explanations = explain.explain_target(
+            client, config, StateStore(state_dir, clock=lambda: now).snapshot(), EXPLAINED, now
+        )
     out.write(f"\n$ python main.py explain {EXPLAINED}\n{explain.render(explanations)}\n")
 
 

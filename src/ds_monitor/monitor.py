@@ -35,6 +35,7 @@ from ds_monitor.ds.models import (
     Project,
     Schedule,
 )
+from ds_monitor.ds.protocol import DSApi
 from ds_monitor.errors import (
     AccessError,
     DSAuthError,
@@ -67,7 +68,6 @@ from ds_monitor.state import (
     SILENCES,
     STATE_FILES,
     ReadOnlyStore,
-    StateStore,
     Store,
     update_document,
 )
@@ -314,7 +314,7 @@ class Monitor:
     def __init__(
         self,
         config: Config,
-        client,
+        client: DSApi,
         store: Store,
         notifier: NotificationManager,
         *,
@@ -1216,57 +1216,3 @@ def _result_row(result: NotificationResult) -> dict:
 def _name(def_by_code: dict[int, Definition], code: int) -> str:
     definition = def_by_code.get(code)
     return definition.name if definition else str(code)
-
-
-def build_monitor(
-    config: Config,
-    *,
-    senders: list | None = None,
-    dry_run: bool = False,
-    telemetry=None,
-    coordinator=None,
-    **client_options,
-) -> Monitor:
-    """Wire a monitor from a configuration: DS client with call metrics, state store, notifier.
-
-    ``senders`` replaces the channels built from ``config.notification`` (the demo prints instead of
-    sending; tests pass recorders); ``client_options`` go to :class:`~ds_monitor.ds.client.DSClient`.
-    With a ``coordinator`` (``coordination.backend: zookeeper``) the state lives in ZooKeeper and
-    every state write, DS action and send passes the leadership fence first.
-    """
-    from ds_monitor.ds.calls import CallStats
-    from ds_monitor.ds.client import DSClient
-
-    api_metrics = CallStats(observer=telemetry.ds_call if telemetry is not None else None)
-    client = DSClient(config.dolphinscheduler, metrics=api_metrics, **client_options)
-    store = StateStore(config.state_dir) if coordinator is None else None
-    if coordinator is not None:
-        from ds_monitor.coordination import FencedClient, FencedSender
-        from ds_monitor.notify import build_senders
-        from ds_monitor.zkstore import ZooKeeperStore
-
-        client = FencedClient(client, coordinator.fence)
-        senders = build_senders(config.notification) if senders is None else senders
-        senders = [FencedSender(sender, coordinator.fence) for sender in senders]
-        store = ZooKeeperStore(coordinator, writable=not dry_run)
-    notifier = NotificationManager(config.notification, senders=senders)
-    heartbeat = None
-    if config.monitor.heartbeat_url:
-        from ds_monitor.heartbeat import Heartbeat
-
-        heartbeat = Heartbeat(
-            config.monitor.heartbeat_url, on_result=telemetry.heartbeat if telemetry is not None else None
-        )
-    monitor = Monitor(
-        config,
-        client,
-        store,
-        notifier,
-        api_metrics=api_metrics,
-        telemetry=telemetry,
-        dry_run=dry_run,
-        heartbeat=heartbeat,
-    )
-    if coordinator is not None:
-        monitor.role = coordinator.role
-    return monitor

@@ -15,15 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ds_monitor import __version__
-from ds_monitor.backends import uses_zookeeper
-from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, LoadedConfig
 from ds_monitor.errors import CoordinationError, MonitorError, ReportedFailure
-from ds_monitor.monitor import INTERNAL_ERROR, SweepReport, describe_failure_reason
+from ds_monitor.monitor import INTERNAL_ERROR, Monitor, SweepReport, describe_failure_reason
 from ds_monitor.redaction import mask_url
 from ds_monitor.state import exclusive_run
+
+if TYPE_CHECKING:
+    from ds_monitor.coordination import Coordinator
+    from ds_monitor.telemetry import MonitorMetrics
 
 log = logging.getLogger("ds_monitor.runner")
 
@@ -74,29 +77,36 @@ def _reload_refusal(running: Config, new: Config) -> str | None:
 
 
 class Runner:
-    """Owns the monitor for the lifetime of ``python main.py run``."""
+    """Owns the monitor for the lifetime of ``python main.py run``.
+
+    Wired by the composition root (:func:`ds_monitor.app.run`): ``build`` makes a monitor for a
+    loaded configuration (again after each reload), ``telemetry`` outlives those monitors,
+    ``clock`` gives the ``now`` of every sweep, and ``coordinator`` is this replica's ZooKeeper
+    session and election (spec 11), or None for a single process holding the state_dir lock.
+    """
 
     def __init__(
         self,
         loaded: LoadedConfig,
         *,
         reload: Callable[[], LoadedConfig],
-        build: Callable[..., object],
+        build: Callable[[LoadedConfig], Monitor],
+        telemetry: MonitorMetrics,
+        clock: Callable[[], datetime],
+        coordinator: Coordinator | None = None,
         http_port: int | None = None,
         once: bool = False,
-        log_level: str | None = None,
-        clock: Callable[[], datetime] = utc_now,
     ):
         self.loaded = loaded
         self.reload = reload
         self.build = build
+        self.telemetry = telemetry
+        self.clock = clock
+        self.coordinator = coordinator
         self.http_port = loaded.config.monitor.http_port if http_port is None else http_port
         self.once = once
-        self.clock = clock
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
-        # With coordination.backend zookeeper: this replica's session and election (spec 11).
-        self.coordinator = None
         self._standby_logged = False
 
     def request_stop(self, *_args) -> None:
@@ -121,14 +131,8 @@ class Runner:
 
         One ``run`` per state directory; with ZooKeeper any number, of which the elected one acts.
         """
-        if uses_zookeeper(self.loaded.config):
-            from ds_monitor.coordination import Coordinator
-
-            self.coordinator = Coordinator(self.loaded.config.coordination.zookeeper)
-            try:
-                self._run()
-            finally:
-                self.coordinator.close()
+        if self.coordinator is not None:
+            self._run()
             return
         with exclusive_run(self.loaded.config.state_dir):
             self._run()
@@ -136,12 +140,10 @@ class Runner:
     def _run(self) -> None:
         from ds_monitor.http_endpoint import Health, HealthServer
         from ds_monitor.status import collect_status
-        from ds_monitor.telemetry import MonitorMetrics
 
         self._install_signals()
         log.info("%s", startup_line(self.loaded))
-        telemetry = MonitorMetrics()
-        monitor = self._build(telemetry)
+        monitor = self._build()
         health = Health(
             check_interval=self.loaded.config.monitor.check_interval,
             started_at=self.clock(),
@@ -153,7 +155,7 @@ class Runner:
                 self.loaded.config.monitor.http_host,
                 self.http_port,
                 health=health,
-                metrics=telemetry,
+                metrics=self.telemetry,
                 status=lambda: collect_status(self.loaded.config, self.clock(), replica=self.coordinator),
                 clock=self.clock,
             )
@@ -168,10 +170,10 @@ class Runner:
                 log.info("stopping before ZooKeeper answered")
                 return
             while True:
-                if self._leading(health, telemetry):
+                if self._leading(health):
                     if self.coordinator is not None:
                         monitor.role = self.coordinator.role
-                    report = self._sweep(monitor, telemetry)
+                    report = self._sweep(monitor)
                     health.sweep_attempted(self.clock(), report.ok, describe_failure_reason(report))
                     self._log_summary(report)
                     if self.once:
@@ -183,14 +185,14 @@ class Runner:
                 if self._wait(self.loaded.config.monitor.check_interval):
                     break
                 if self.reload_event.is_set():
-                    monitor = self._reload(monitor, telemetry, health)
+                    monitor = self._reload(monitor, health)
             log.info("stopping: state flushed, exiting")
         finally:
             monitor.close()
             if server is not None:
                 server.stop()
 
-    def _sweep(self, monitor, telemetry) -> SweepReport:
+    def _sweep(self, monitor: Monitor) -> SweepReport:
         """One sweep on the loop's clock. The monitor reports its own bugs as a failed sweep; this is
         the last line of defence for one in the reporting itself, so the loop always goes on."""
         now = self.clock()
@@ -198,7 +200,7 @@ class Runner:
             return monitor.sweep(now)
         except Exception as err:  # noqa: BLE001 - the daemon outlives its own bugs (spec 7)
             log.exception("sweep failed with an internal error; the loop goes on at the next interval")
-            telemetry.sweep_error(INTERNAL_ERROR)
+            self.telemetry.sweep_error(INTERNAL_ERROR)
             return SweepReport(
                 started_at=now,
                 finished_at=self.clock(),
@@ -206,9 +208,8 @@ class Runner:
                 error_reason=INTERNAL_ERROR,
             )
 
-    def _build(self, telemetry):
-        extra = {} if self.coordinator is None else {"coordinator": self.coordinator}
-        monitor = self.build(self.loaded, telemetry=telemetry, **extra)
+    def _build(self) -> Monitor:
+        monitor = self.build(self.loaded)
         monitor.stop_requested = self._stop_requested
         return monitor
 
@@ -262,17 +263,17 @@ class Runner:
             self.reload_event.clear()
             delay = min(delay * 2, CONNECT_RETRY[1])
 
-    def _leading(self, health, telemetry) -> bool:
+    def _leading(self, health) -> bool:
         """Whether this process sweeps now: always without coordination, else only as the leader."""
         if self.coordinator is None:
-            telemetry.leading(True)
+            self.telemetry.leading(True)
             return True
         problem = ""
         try:
             leads = self.coordinator.try_lead()
         except CoordinationError as err:
             leads, problem = False, str(err)
-        telemetry.leading(leads)
+        self.telemetry.leading(leads)
         if leads:
             health.leading(self.coordinator.identity)
             self._standby_logged = False
@@ -286,7 +287,7 @@ class Runner:
             log.info("standby: %s leads; this replica acts and sends nothing until it leads", leader or "nobody")
         return False
 
-    def _reload(self, monitor, telemetry, health):
+    def _reload(self, monitor: Monitor, health) -> Monitor:
         self.reload_event.clear()
         try:
             loaded = self.reload()
@@ -302,7 +303,7 @@ class Runner:
         health.check_interval = loaded.config.monitor.check_interval
         health.sweep_budget = loaded.config.monitor.timeout
         log.info("configuration reloaded: %s", startup_line(loaded))
-        return self._build(telemetry)
+        return self._build()
 
     @staticmethod
     def _log_summary(report) -> None:

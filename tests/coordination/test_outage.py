@@ -7,11 +7,13 @@ import threading
 
 import pytest
 
+from ds_monitor.clock import utc_now
 from ds_monitor.config import ZooKeeperConfig, load_config
 from ds_monitor.coordination import Coordinator
 from ds_monitor.errors import NotLeader
 from ds_monitor.runner import Runner
 from ds_monitor.state import RECOVERY
+from ds_monitor.telemetry import MonitorMetrics
 from ds_monitor.zkstore import ZooKeeperStore
 
 from .replicas import wait_for
@@ -62,19 +64,31 @@ def test_run_without_zookeeper_logs_a_clear_error_and_retries_until_stopped(capl
     loaded = load_config(None, environ=env, dotenv_path=None)
     built = []
 
-    def build(*_args, **_kwargs):
+    def build(_loaded):
         monitor = _NeverSweeps()
         built.append(monitor)
         return monitor
 
-    runner = Runner(loaded, reload=lambda: loaded, build=build, http_port=0)
+    coordinator = Coordinator(loaded.config.coordination.zookeeper)
+    runner = Runner(
+        loaded,
+        reload=lambda: loaded,
+        build=build,
+        telemetry=MonitorMetrics(),
+        clock=utc_now,
+        coordinator=coordinator,
+        http_port=0,
+    )
     result = []
-    with caplog.at_level(logging.ERROR, logger="ds_monitor.runner"):
-        thread = threading.Thread(target=lambda: result.append(runner.run()))
-        thread.start()
-        wait_for(lambda: sum("unreachable" in r.getMessage() for r in caplog.records) >= 2, what="two attempts")
-        runner.request_stop()
-        thread.join(timeout=10)
+    try:
+        with caplog.at_level(logging.ERROR, logger="ds_monitor.runner"):
+            thread = threading.Thread(target=lambda: result.append(runner.run()))
+            thread.start()
+            wait_for(lambda: sum("unreachable" in r.getMessage() for r in caplog.records) >= 2, what="two attempts")
+            runner.request_stop()
+            thread.join(timeout=10)
+    finally:
+        coordinator.close()
     assert result == [None]  # run() returned: stopped, no error
     assert "retrying in" in caplog.records[0].getMessage()
     assert built and not built[0].swept
@@ -101,8 +115,15 @@ def test_a_reload_cannot_switch_the_coordination_backend(caplog):
     zookeeper = {"DS_COORDINATION__BACKEND": "zookeeper", "DS_COORDINATION__ZOOKEEPER__HOSTS": "zk:2181"}
     after = load_config(None, environ={"DS_TOKEN": "t", **zookeeper}, dotenv_path=None)
     running = _NeverSweeps()
-    runner = Runner(before, reload=lambda: after, build=lambda *a, **k: _NeverSweeps(), http_port=0)
+    runner = Runner(
+        before,
+        reload=lambda: after,
+        build=lambda _: _NeverSweeps(),
+        telemetry=MonitorMetrics(),
+        clock=utc_now,
+        http_port=0,
+    )
     with caplog.at_level(logging.ERROR, logger="ds_monitor.runner"):
-        assert runner._reload(running, telemetry=None, health=None) is running
+        assert runner._reload(running, health=None) is running
     assert runner.loaded is before
     assert "coordination.* changes need a restart" in caplog.text

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+from ds_monitor.app import build_monitor
+from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
-from ds_monitor.monitor import Monitor, build_monitor
+from ds_monitor.monitor import Monitor
 
 TOKEN = "test-token"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -37,8 +39,17 @@ def make_config(sim, state_dir, *, monitor: dict | None = None, retry: dict | No
 
 
 def make_monitor(config: Config, *, senders=None, dry_run: bool = False) -> Monitor:
-    """A monitor with no retry backoff (fast tests) and, unless given, no notification channels."""
-    return build_monitor(config, senders=senders if senders is not None else [], dry_run=dry_run, retry_backoff=0.0)
+    """A monitor with no retry backoff (fast tests) and, unless given, no notification channels.
+
+    Each test passes its sweeps their ``now``; the state store stamps ``saved_at`` on the host's clock.
+    """
+    return build_monitor(
+        config,
+        clock=utc_now,
+        senders=senders if senders is not None else [],
+        dry_run=dry_run,
+        retry_backoff=0.0,
+    )
 
 
 def minutes(n: float) -> timedelta:

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from ds_monitor.app import build_monitor
 from ds_monitor.heartbeat import Heartbeat
-from ds_monitor.monitor import build_monitor
 from ds_monitor.redaction import mask_url_path
 
 SECRET_PATH = "/ping/5f1c0d9e-secret-uuid"
@@ -118,14 +118,14 @@ def test_a_good_sweep_pings_and_a_failed_one_does_not(make_ds_sim, tmp_path, ser
     sim.add_definition(sim.add_project("data-platform"), "daily_etl_job")
     config = make_config(sim, tmp_path, monitor={"heartbeat_url": service.url})
     telemetry = MonitorMetrics()
-    monitor = build_monitor(config, senders=[], telemetry=telemetry, retry_backoff=0.0)
+    monitor = build_monitor(config, clock=lambda: NOW, senders=[], telemetry=telemetry, retry_backoff=0.0)
     assert monitor.sweep(NOW).ok
     monitor.close()
     assert service.paths == [SECRET_PATH]
     assert telemetry.registry.get_sample_value("ds_monitor_heartbeats_total", {"result": "ok"}) == 1
 
     bad_token = replace(config, dolphinscheduler=replace(config.dolphinscheduler, token="wrong"))
-    monitor = build_monitor(bad_token, senders=[], retry_backoff=0.0)
+    monitor = build_monitor(bad_token, clock=lambda: NOW, senders=[], retry_backoff=0.0)
     assert not monitor.sweep(NOW).ok
     monitor.close()
     assert service.paths == [SECRET_PATH]

@@ -11,6 +11,7 @@ from ds_monitor.errors import StateError
 from ds_monitor.monitor import SweepReport
 from ds_monitor.runner import Runner
 from ds_monitor.state import exclusive_run
+from ds_monitor.telemetry import MonitorMetrics
 from tests.core.e2e import NOW
 
 
@@ -48,11 +49,13 @@ def run_with_reload(tmp_path, new: LoadedConfig) -> tuple[Runner, list[ScriptedM
     sweeps: list = []
     built: list[ScriptedMonitor] = []
 
-    def build(loaded, telemetry):
+    def build(loaded):
         built.append(ScriptedMonitor(box, sweeps))
         return built[-1]
 
-    runner = Runner(loaded_for(tmp_path / "a"), reload=lambda: new, build=build, clock=lambda: NOW)
+    runner = Runner(
+        loaded_for(tmp_path / "a"), reload=lambda: new, build=build, telemetry=MonitorMetrics(), clock=lambda: NOW
+    )
     runner.stop_event.wait = lambda timeout=None: runner.stop_event.is_set()
     box.append(runner)
     runner.run()

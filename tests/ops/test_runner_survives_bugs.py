@@ -8,6 +8,7 @@ from dataclasses import replace
 from ds_monitor.config import Config, LoadedConfig, MonitorConfig
 from ds_monitor.monitor import SweepReport
 from ds_monitor.runner import Runner
+from ds_monitor.telemetry import MonitorMetrics
 from tests.core.e2e import NOW
 
 
@@ -36,19 +37,18 @@ def test_the_loop_goes_on_after_an_exception_escapes_a_sweep(tmp_path, caplog):
     loaded = LoadedConfig(config=config, sources={}, path=None, file_found=False)
     box: list = []
     monitors: list[BuggyMonitor] = []
-    telemetry_seen: list = []
+    telemetry = MonitorMetrics()
 
-    def build(loaded, telemetry):
-        telemetry_seen.append(telemetry)
+    def build(loaded):
         monitors.append(BuggyMonitor(box))
         return monitors[-1]
 
-    runner = Runner(loaded, reload=lambda: loaded, build=build, clock=lambda: NOW)
+    runner = Runner(loaded, reload=lambda: loaded, build=build, telemetry=telemetry, clock=lambda: NOW)
     runner.stop_event.wait = lambda timeout=None: runner.stop_event.is_set()  # no real waiting between sweeps
     box.append(runner)
 
     runner.run()
     assert len(monitors) == 1 and len(monitors[0].sweeps) == 3 and monitors[0].closed
     assert "planted bug" in caplog.text and "Traceback" in caplog.text
-    metrics = telemetry_seen[0].registry.get_sample_value("ds_monitor_sweep_errors_total", {"reason": "internal_error"})
+    metrics = telemetry.registry.get_sample_value("ds_monitor_sweep_errors_total", {"reason": "internal_error"})
     assert metrics == 1
