@@ -27,9 +27,7 @@ from ds_monitor.classify import SHIPPED_PATTERNS
 from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, ProjectSelection, secret_values
 from ds_monitor.ds.models import (
-    ACTIVE_STATES,
     FAILURE,
-    ONLINE,
     Definition,
     Instance,
     Project,
@@ -48,17 +46,9 @@ from ds_monitor.errors import (
 from ds_monitor.notify import Event, NotificationManager, NotificationResult
 from ds_monitor.notify.ratelimit import normalise_state
 from ds_monitor.recovery.action import RecoveryHandler
-from ds_monitor.recovery.decisions import (
-    BACKFILL_DETAIL,
-    NOT_STARTED,
-    FollowUp,
-    RecoveryOutcome,
-    RecoveryPolicy,
-    attempts_so_far,
-    settle,
-)
-from ds_monitor.recovery.journal import IN_FLIGHT, Journal
-from ds_monitor.recovery.policy import TRANSIENT_ONLY, Rule, gate
+from ds_monitor.recovery.decisions import FollowUp, RecoveryPolicy
+from ds_monitor.recovery.journal import Journal
+from ds_monitor.recovery.policy import TRANSIENT_ONLY, Rule
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
 from ds_monitor.state import (
     DIGEST,
@@ -297,17 +287,6 @@ def _closest(name: str, candidates: dict) -> str:
     return f" (closest: {', '.join(close)})" if close else ""
 
 
-def has_newer_active(instance: Instance, siblings: list[Instance]) -> bool:
-    """A newer run of the same definition is queued or running: recovering the old one would race it."""
-    started = instance.start_time
-    return any(
-        other.id != instance.id
-        and other.state in ACTIVE_STATES
-        and (started is None or (other.start_time is not None and other.start_time > started))
-        for other in siblings
-    )
-
-
 class Monitor:
     """Runs sweeps against one DS; keeps the selection warnings and health across sweeps of a ``run``."""
 
@@ -343,6 +322,7 @@ class Monitor:
                 max_attempts=retry.max_recovery_attempts, auto_recovery=retry.auto_recovery, dry_run=dry_run
             ),
             window=timedelta(hours=config.monitor.time_window_hours),
+            recovery_interval=timedelta(seconds=retry.recovery_interval),
         )
         self._secrets = secret_values(config)
         self.health = SweepHealth()
@@ -750,44 +730,6 @@ class Monitor:
         recovery_state[MEMORY_KEY] = memory.dump(now, timedelta(hours=self.config.monitor.time_window_hours))
         return memory
 
-    def _hold_back(
-        self,
-        candidates: list[Instance],
-        journal: Journal,
-        rules: dict[int, Rule],
-        memory: FailureMemory,
-        now: datetime,
-    ) -> tuple[list[Instance], list[tuple[Instance, str, bool, Diagnosis | None, int]]]:
-        """Split candidates into those the recovery policy lets through and those it holds back.
-
-        A recovery already under way is never held back here: the journal follows it.
-        """
-        passed, held = [], []
-        for inst in candidates:
-            record = journal.get(inst.id)
-            if record:
-                # As the recovery step will see it: a recovery that ended in failure is not in flight.
-                record = settle(record, inst, max_attempts=self.recovery.limits.get(
-                    inst.definition_code, self.config.retry.max_recovery_attempts))
-                if record.status in IN_FLIGHT:
-                    passed.append(inst)
-                    continue
-            diagnosis = memory.get(inst)
-            used = attempts_so_far(record, inst)
-            hold = gate(
-                rules.get(inst.definition_code, Rule()),
-                klass=diagnosis.klass if diagnosis else "unknown",
-                line=diagnosis.line if diagnosis else "",
-                attempts_used=used,
-                last_failure=inst.end_time,
-                now=now,
-            )
-            if hold is None:
-                passed.append(inst)
-            else:
-                held.append((inst, hold.detail, hold.withheld, diagnosis, used))
-        return passed, held
-
     def _fetch_estate(self, report: SweepReport, unreadable: dict[int, tuple[Project, str]]) -> Estate:
         matched, warnings = select_projects(self.client.list_projects(), self.config.projects)
 
@@ -905,100 +847,27 @@ class Monitor:
         rules: dict[int, Rule],
         memory: FailureMemory,
     ) -> Journal:
-        interval = timedelta(seconds=self.config.retry.recovery_interval)
-        batches, deferred = [], []
-        journal = Journal.load(state)
-        held_back: list[tuple[int, Instance, str, bool, Diagnosis | None, int]] = []
-        for project_code, candidates in candidates_by_project.items():
-            candidates, held = self._hold_back(candidates, journal, rules, memory, now)
-            held_back.extend((project_code, *item) for item in held)
-            if not candidates:
-                continue
-            last = journal.last_call_in_project(project_code) if interval else None
-            # min(): a call stamped in the future (clock stepped back) defers for one interval, not until then.
-            if last is not None and now - min(last, now) < interval:
-                # A recovery in this project is younger than the interval: wait for a later sweep
-                # instead of blocking this one.
-                deferred.extend((project_code, i) for i in candidates)
-                continue
-            newer = {i.id for i in candidates if has_newer_active(i, siblings_by_def[i.definition_code])}
-            batches.append((project_code, candidates, newer))
-
-        def keep_going() -> bool:
-            return not self.stop_requested() and self.monotonic() <= deadline
-
-        online = {d.code: d.release_state == ONLINE for d in def_by_code.values()}
-        outcomes, journal = self.recovery.recover_all(
-            batches,
-            now=now,
-            journal=journal,
-            definition_online=online,
-            executor=self._pool,
-            keep_going=keep_going,
-            one_per_project=bool(interval),
+        """The recovery step (all its policy lives in ds_monitor.recovery); its rows, events and warnings."""
+        step = self.recovery.recover_candidates(
+            candidates_by_project, Journal.load(state), now=now, siblings=siblings_by_def, definitions=def_by_code,
+            rules=rules, diagnosis_of=memory.get, executor=self._pool, timeout=self.config.monitor.timeout,
+            keep_going=lambda: not self.stop_requested() and self.monotonic() <= deadline,
         )
         if self.stop_requested():
-            self.store.save(RECOVERY, journal.dump())
+            self.store.save(RECOVERY, step.journal.dump())
             raise SweepInterrupted
-        reached = {o.instance_id for o in outcomes}
-        if any(i.id not in reached for _, candidates, _ in batches for i in candidates):
-            msg = f"sweep time budget (monitor.timeout={self.config.monitor.timeout}s) spent: recovery deferred"
-            report.warnings.append(msg)
-            log.warning("%s", msg)
-        for project_code, inst in deferred:
-            outcomes.append(
-                RecoveryOutcome(
-                    instance_id=inst.id,
-                    attempt=0,
-                    result="skipped_state",
-                    detail=BACKFILL_DETAIL
-                    if inst.is_backfill
-                    else "deferred: a recovery in this project is younger than retry.recovery_interval",
-                    project_code=project_code,
-                    definition_code=inst.definition_code,
-                )
-            )
-        for project_code, inst, detail, withheld, diagnosis, used in held_back:
-            outcomes.append(
-                RecoveryOutcome(
-                    instance_id=inst.id,
-                    attempt=used,
-                    result="skipped_policy",
-                    detail=detail,
-                    project_code=project_code,
-                    definition_code=inst.definition_code,
-                )
-            )
-            if withheld:
-                events.append(
-                    replace(
-                        self._instance_event(
-                            "recovery_withheld",
-                            Project(project_code, names.get(project_code, "")),
-                            def_by_code,
-                            inst,
-                            diagnosis,
-                        ),
-                        attempt=used + 1,
-                        max_attempts=rules[inst.definition_code].max_attempts,
-                        detail=detail,
-                    )
-                )
-        for outcome in outcomes:
-            report.recoveries.append(
-                {
-                    "instance_id": outcome.instance_id,
-                    "attempt": outcome.attempt,
-                    "result": outcome.result,
-                    "detail": outcome.detail,
-                }
-            )
-            if outcome.detail.startswith(NOT_STARTED):
-                # A person decides: said every sweep until someone does.
-                warning = f"instance {outcome.instance_id}: {outcome.detail}"
-                log.warning("%s", warning)
-                report.warnings.append(warning)
-        return journal
+        for held in step.withheld:
+            project = Project(held.project_code, names.get(held.project_code, ""))
+            event = self._instance_event("recovery_withheld", project, def_by_code, held.instance, held.diagnosis)
+            events.append(replace(event, attempt=held.attempts_used + 1, max_attempts=held.max_attempts,
+                                  detail=held.detail))
+        for o in step.outcomes:
+            report.recoveries.append({"instance_id": o.instance_id, "attempt": o.attempt, "result": o.result,
+                                      "detail": o.detail})
+        for warning in step.warnings:
+            log.warning("%s", warning)
+            report.warnings.append(warning)
+        return step.journal
 
     def _follow_up(
         self,

@@ -11,14 +11,17 @@ import pytest
 from ds_monitor.ds.models import (
     COMMAND_RECOVER_FAILED,
     FAILURE,
+    OFFLINE,
     RUNNING_EXECUTION,
     SUBMITTED_SUCCESS,
     SUCCESS,
+    Definition,
     Instance,
 )
 from ds_monitor.errors import ActionOutcomeUnknown, DSApiError, DSAuthError, DSUnreachable
 from ds_monitor.recovery.decisions import FollowUp, RecoveryPolicy, recovery_status
 from ds_monitor.recovery.journal import Journal
+from ds_monitor.recovery.policy import Rule
 from ds_monitor.state import RECOVERY, StateStore
 from tests.recovery.helpers import DC, NOW, PC, T0, TIMEOUT, Handler, failed, follow_up, saved
 
@@ -115,12 +118,11 @@ def handler_for(ds: FakeDS, tmp_path, *, store: StateStore | None = None, **poli
     return Handler(ds, store or StateStore(tmp_path), RecoveryPolicy(**policy), pending_timeout=TIMEOUT)
 
 
-def sweep(handler: Handler, ds: FakeDS, now: datetime, *ids: int, state: Journal | None = None, newer=()):
+def sweep(handler: Handler, ds: FakeDS, now: datetime, *ids: int, state: Journal | None = None):
     """One recovery step as the monitor runs it: the journal from disk, every id a candidate."""
     journal = saved(handler) if state is None else state
-    return handler.recover(
-        PC, [ds.instances[i] for i in ids or ds.instances], newer_active=set(newer), now=now, journal=journal
-    )
+    step = handler.recover_candidates({PC: [ds.instances[i] for i in ids or ds.instances]}, journal, now=now)
+    return step.outcomes, step.journal
 
 
 def journal_on_disk(tmp_path) -> dict:
@@ -453,19 +455,46 @@ def test_candidate_deleted_before_the_re_read(tmp_path):
     ds = FakeDS("3.2", failed())
     handler = handler_for(ds, tmp_path)
     candidate = ds.instances.pop(4711)
-    outcomes, _ = handler.recover(PC, [candidate], newer_active=set(), now=NOW, journal=Journal())
+    outcomes = handler.recover_candidates({PC: [candidate]}, Journal(), now=NOW).outcomes
     assert outcomes[0].result == "skipped_state" and "no longer exists in DS (DS 50001)" in outcomes[0].detail
     assert ds.calls == []
 
 
-def test_guards_from_the_monitor_are_applied(tmp_path):
+def test_guards_from_the_listing_are_applied(tmp_path):
+    """A newer run of the same workflow (in this sweep's listing) and an offline definition."""
     ds = FakeDS("3.2", failed(1, dc=1), failed(2, dc=2))
+    newer = failed(3, dc=1, state=RUNNING_EXECUTION, start=T0 + timedelta(hours=1))
     handler = handler_for(ds, tmp_path)
-    outcomes, _ = handler.recover(
-        PC, list(ds.instances.values()), newer_active={1}, now=NOW, journal=Journal(), definition_online={2: False}
+    step = handler.recover_candidates(
+        {PC: list(ds.instances.values())},
+        Journal(),
+        now=NOW,
+        siblings={1: [ds.instances[1], newer], 2: [ds.instances[2]]},
+        definitions={1: Definition(1, "etl", PC), 2: Definition(2, "report", PC, release_state=OFFLINE)},
     )
-    assert [(o.instance_id, o.result) for o in outcomes] == [(1, "skipped_state"), (2, "skipped_state")]
+    assert [(o.instance_id, o.result, o.detail) for o in step.outcomes] == [
+        (1, "skipped_state", "a newer instance of this workflow is running or queued"),
+        (2, "skipped_state", "the workflow definition is offline"),
+    ]
     assert ds.calls == []
+
+
+def test_policy_and_interval_are_applied_before_any_call(tmp_path):
+    """The recovery policy holds back (and announces) before the interval defers; deferred ones keep their rows."""
+    ds = FakeDS("3.2", failed(1, dc=1), failed(2, dc=2), failed(3, dc=3))
+    handler = handler_for(ds, tmp_path)
+    handler.recovery_interval = timedelta(minutes=10)
+    earlier = handler.recover_candidates({PC: [ds.instances[3]]}, Journal(), now=NOW - timedelta(minutes=5))
+    never = Rule("finance/*", recover="never", max_attempts=3)
+    step = handler.recover_candidates(
+        {PC: [ds.instances[1], ds.instances[2]]}, earlier.journal, now=NOW, rules={1: never}
+    )
+    assert [(o.instance_id, o.attempt, o.result, o.detail) for o in step.outcomes] == [
+        (2, 0, "skipped_state", "deferred: a recovery in this project is younger than retry.recovery_interval"),
+        (1, 0, "skipped_policy", "unknown failure: policy finance/* says recover: never"),
+    ]
+    assert [(h.instance.id, h.attempts_used, h.max_attempts) for h in step.withheld] == [(1, 0, 3)]
+    assert ds.calls == [3] and step.warnings == []
 
 
 def test_follow_up_of_a_deleted_instance_and_of_a_read_error(tmp_path):

@@ -57,7 +57,7 @@ def handler(client, tmp_path, **policy) -> Handler:
 
 def sweep(h: Handler, client, project, instance, now):
     candidate = client.get_instance(project, instance)
-    outcomes, _ = h.recover(project, [candidate], newer_active=set(), now=now, journal=saved(h))
+    outcomes = h.recover_candidates({project: [candidate]}, saved(h), now=now).outcomes
     follow_ups, _ = follow_up(h, client.get_instance, saved(h), now)
     return outcomes, follow_ups
 

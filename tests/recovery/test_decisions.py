@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ds_monitor.ds.models import (
@@ -13,8 +15,16 @@ from ds_monitor.ds.models import (
     SUBMITTED_SUCCESS,
     SUCCESS,
 )
-from ds_monitor.recovery.decisions import RecoveryPolicy, attempts_so_far, decide, settle
-from tests.recovery.helpers import NOW, failed, record
+from ds_monitor.recovery.decisions import (
+    RecoveryPolicy,
+    attempts_so_far,
+    decide,
+    has_newer_active,
+    interval_defers,
+    settle,
+)
+from ds_monitor.recovery.journal import Journal
+from tests.recovery.helpers import NOW, PC, T0, failed, record
 
 # -- attempts_so_far ------------------------------------------------------------------------------
 
@@ -292,3 +302,35 @@ def test_settle(rec, instance, status, kind, unchanged):
     assert settled.status == status
     assert [a.kind for a in settled.announce] == ([kind] if kind else [])
     assert (settled is rec) == unchanged
+
+
+# -- the step's guards over the listing and the journal --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sibling, expected",
+    [
+        pytest.param(failed(2, state=RUNNING_EXECUTION, start=T0 + timedelta(minutes=1)), True, id="newer-running"),
+        pytest.param(failed(2, state=RUNNING_EXECUTION, start=T0 - timedelta(minutes=1)), False, id="older-running"),
+        pytest.param(failed(2, state=RUNNING_EXECUTION, start=None), False, id="running-without-start"),
+        pytest.param(failed(2, start=T0 + timedelta(minutes=1)), False, id="newer-but-failed"),
+        pytest.param(failed(state=RUNNING_EXECUTION), False, id="itself"),
+    ],
+)
+def test_has_newer_active(sibling, expected):
+    assert has_newer_active(failed(), [sibling]) is expected
+
+
+@pytest.mark.parametrize(
+    "last_at, interval, expected",
+    [
+        pytest.param(NOW - timedelta(seconds=29), timedelta(seconds=30), True, id="just-inside"),
+        pytest.param(NOW - timedelta(seconds=30), timedelta(seconds=30), False, id="at-the-interval"),
+        pytest.param(NOW + timedelta(hours=5), timedelta(seconds=30), True, id="future-stamp-defers-once"),
+        pytest.param(NOW, timedelta(0), False, id="no-interval"),
+    ],
+)
+def test_interval_defers(last_at, interval, expected):
+    journal = Journal({4711: record("succeeded", last_at=last_at)})
+    assert interval_defers(journal, PC, NOW, interval) is expected
+    assert interval_defers(journal, PC + 1, NOW, interval) is False

@@ -37,31 +37,53 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ds_monitor.ds.dialect import Refusal, instance_gone, recover_refusal
-from ds_monitor.ds.models import Instance
+from ds_monitor.ds.models import ONLINE, Definition, Instance
 from ds_monitor.errors import DSApiError, DSAuthError, DSError, DSUnreachable
 from ds_monitor.recovery import decisions
 from ds_monitor.recovery.decisions import (
+    DEFERRED_IN_SWEEP,
     DRY_RUN,
+    NOT_STARTED,
     RECOVER,
     REJECTED,
     SKIPPED_STATE,
     TRIGGERED,
     UNKNOWN,
     FollowUp,
+    Held,
     RecoveryOutcome,
     RecoveryPolicy,
     attempts_so_far,
     decide,
+    deferred,
+    has_newer_active,
+    hold_back,
+    interval_defers,
     oldest_first,
     settle,
 )
 from ds_monitor.recovery.journal import IN_FLIGHT, InstanceRecord, Journal
+from ds_monitor.recovery.policy import Rule
+
+if TYPE_CHECKING:
+    from ds_monitor.tasks import Diagnosis
 
 log = logging.getLogger("ds_monitor.recovery")
+
+
+@dataclass(frozen=True)
+class RecoveryStep:
+    """What the recovery step of a sweep did: report rows, announcements to make, warnings, the new journal."""
+
+    outcomes: list[RecoveryOutcome]  # the sweep report's ``recoveries``, in order
+    withheld: list[Held]  # held back by the policy and announced (``recovery_withheld``)
+    warnings: list[str]
+    journal: Journal
 
 
 class RecoveryHandler:
@@ -81,16 +103,18 @@ class RecoveryHandler:
         *,
         pending_timeout: timedelta = timedelta(minutes=30),
         window: timedelta = timedelta(hours=24),
+        recovery_interval: timedelta = timedelta(0),
     ):
         self.client = client
         self.save = save
         self.policy = policy
         self.pending_timeout = pending_timeout
         self.window = window
+        self.recovery_interval = recovery_interval
         # max_attempts per definition code where a recovery policy rule differs from ``policy``'s;
         # set by the monitor each sweep.
         self.limits: Mapping[int, int] = {}
-        # Guards the shared journal when projects are recovered in parallel (recover_all).
+        # Guards the shared journal when projects are recovered in parallel (_recover_batches).
         self._lock = threading.RLock()
 
     def _policy(self, definition_code: int) -> RecoveryPolicy:
@@ -100,45 +124,86 @@ class RecoveryHandler:
     def _ds_version(self) -> str:
         return str(getattr(self.client, "version", "") or "")
 
-    def recover(
+    def recover_candidates(
         self,
-        project_code: int,
-        candidates: list[Instance],
-        *,
-        newer_active: set[int],
-        now: datetime,
+        candidates_by_project: Mapping[int, Sequence[Instance]],
         journal: Journal,
-        definition_online: Mapping[int, bool] | None = None,
-    ) -> tuple[list[RecoveryOutcome], Journal]:
-        """Recover the FAILURE ``candidates`` of one project, oldest first; return outcomes and journal."""
-        return self.recover_all([(project_code, candidates, newer_active)], now=now, journal=journal,
-                                definition_online=definition_online)
+        *,
+        now: datetime,
+        siblings: Mapping[int, Sequence[Instance]] | None = None,
+        definitions: Mapping[int, Definition] | None = None,
+        rules: Mapping[int, Rule] | None = None,
+        diagnosis_of: Callable[[Instance], Diagnosis | None] = lambda _: None,
+        executor: Executor | None = None,
+        keep_going: Callable[[], bool] = lambda: True,
+        timeout: float = 0.0,
+    ) -> RecoveryStep:
+        """The recovery step of a sweep: policy, ``retry.recovery_interval``, guards, then the recover calls.
 
-    def recover_all(
+        Per project: the recovery policy holds candidates back (``skipped_policy``; ``withheld`` ones
+        are announced), a project whose latest call is younger than the interval waits for a later
+        sweep, and the rest are recovered oldest first, projects in parallel with an ``executor``.
+        ``siblings`` holds this sweep's listed instances per definition code (a newer active run
+        guards an older failure), ``definitions`` the monitored definitions (an offline one is not
+        recovered), ``rules`` the policy rule per definition code. ``keep_going`` is asked before
+        each candidate; when it stops the step early, ``timeout`` (``monitor.timeout``) is named in
+        the warning. ``journal`` is not changed: the step returns the new one.
+        """
+        siblings = siblings or {}
+        rules = rules or {}
+        batches, waiting, held_back = [], [], []
+        for project_code, candidates in candidates_by_project.items():
+            passed, held = hold_back(
+                project_code, candidates, journal, rules=rules, diagnosis_of=diagnosis_of,
+                max_attempts_of=lambda code: self._policy(code).max_attempts, now=now,
+            )
+            held_back.extend(held)
+            if not passed:
+                continue
+            if interval_defers(journal, project_code, now, self.recovery_interval):
+                waiting.extend(deferred(project_code, inst) for inst in passed)
+                continue
+            newer = {i.id for i in passed if has_newer_active(i, siblings.get(i.definition_code, ()))}
+            batches.append((project_code, passed, newer))
+
+        online = {code: d.release_state == ONLINE for code, d in definitions.items()} if definitions else None
+        outcomes, journal = self._recover_batches(
+            batches, now=now, journal=journal, definition_online=online, executor=executor, keep_going=keep_going
+        )
+        warnings = []
+        reached = {o.instance_id for o in outcomes}
+        if any(i.id not in reached for _, candidates, _ in batches for i in candidates):
+            warnings.append(f"sweep time budget (monitor.timeout={timeout}s) spent: recovery deferred")
+        outcomes += waiting
+        outcomes += [held.outcome() for held in held_back]
+        # A person decides: said every sweep until someone does.
+        warnings += [f"instance {o.instance_id}: {o.detail}" for o in outcomes if o.detail.startswith(NOT_STARTED)]
+        return RecoveryStep(outcomes, [held for held in held_back if held.withheld], warnings, journal)
+
+    def _recover_batches(
         self,
         batches: Sequence[tuple[int, list[Instance], set[int]]],
         *,
         now: datetime,
         journal: Journal,
-        definition_online: Mapping[int, bool] | None = None,
-        executor: Executor | None = None,
-        keep_going: Callable[[], bool] = lambda: True,
-        one_per_project: bool = False,
+        definition_online: Mapping[int, bool] | None,
+        executor: Executor | None,
+        keep_going: Callable[[], bool],
     ) -> tuple[list[RecoveryOutcome], Journal]:
         """Recover several projects' candidates, projects in parallel, each project's oldest first.
 
-        ``one_per_project`` (``retry.recovery_interval``): after a project's first triggered
-        recovery its remaining candidates are deferred to a later sweep. Candidates the guards turn
-        down do not use the slot, so a backfill failure cannot block the real ones behind it.
+        ``retry.recovery_interval``: after a project's first triggered recovery its remaining
+        candidates are deferred to a later sweep. Candidates the guards turn down do not use the
+        slot, so a backfill failure cannot block the real ones behind it.
 
         ``batches`` holds (project_code, candidates, ids with a newer active run). With an
         ``executor`` the projects run in its threads, else one after the other. All threads share
         one journal (a copy of ``journal``, returned); every change to it and every save happens
         under one lock, so each intent is saved before its DS call whatever the other threads do.
-        ``keep_going`` is asked before each candidate (shutdown); candidates not reached are left
-        out of the outcomes.
+        Candidates not reached (``keep_going`` said stop) are left out of the outcomes.
         """
         journal = journal.copy()
+        one_per_project = bool(self.recovery_interval)
 
         def run(batch: tuple[int, list[Instance], set[int]]) -> list[RecoveryOutcome]:
             project_code, candidates, newer_active = batch
@@ -149,7 +214,7 @@ class RecoveryHandler:
                 if one_per_project and not candidate.is_backfill and any(o.result == TRIGGERED for o in outcomes):
                     outcomes.append(RecoveryOutcome(
                         instance_id=candidate.id, attempt=attempts_so_far(journal.get(candidate.id), candidate),
-                        result=SKIPPED_STATE, detail="deferred: one recovery per project per retry.recovery_interval",
+                        result=SKIPPED_STATE, detail=DEFERRED_IN_SWEEP,
                         project_code=project_code, definition_code=candidate.definition_code))
                     continue
                 online = definition_online.get(candidate.definition_code) if definition_online else None

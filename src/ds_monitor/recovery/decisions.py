@@ -6,8 +6,10 @@ returns a verdict or a new record; none reads the clock, the network or a file.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ds_monitor.ds.dialect import Refusal, recover_repeat_refused, recover_visible_at_once
 from ds_monitor.ds.models import ACTIVE_STATES, COMMAND_RECOVER_FAILED, FAILURE, SUCCESS_STATES, Instance
@@ -30,6 +32,10 @@ from ds_monitor.recovery.journal import (
     InstanceRecord,
     Journal,
 )
+from ds_monitor.recovery.policy import Rule, gate
+
+if TYPE_CHECKING:
+    from ds_monitor.tasks import Diagnosis
 
 # Results of one candidate in a sweep (spec section 6 "recoveries"); RECOVER is decide()'s go-ahead.
 RECOVER = "recover"
@@ -38,12 +44,17 @@ UNKNOWN = "unknown"  # the call got no answer: DS may or may not have taken it (
 REJECTED = "rejected"
 SKIPPED_LIMIT = "skipped_limit"
 SKIPPED_STATE = "skipped_state"
+SKIPPED_POLICY = "skipped_policy"
 DRY_RUN = "dry_run"
 
 # The detail that starts a "the command was never started" outcome: a person decides (issue 16).
 NOT_STARTED = "recovery_not_started"
 # A backfill is never recovered, so no deferral (recovery_interval, one per project) may be reported for it.
 BACKFILL_DETAIL = "backfill (COMPLEMENT_DATA): never recovered automatically"
+# retry.recovery_interval: the project's first recovery of this sweep was triggered, or its latest
+# call is younger than the interval.
+DEFERRED_IN_SWEEP = "deferred: one recovery per project per retry.recovery_interval"
+DEFERRED_BY_INTERVAL = "deferred: a recovery in this project is younger than retry.recovery_interval"
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,104 @@ class FollowUp:
     max_attempts: int
     state: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A candidate the recovery policy holds back: ``withheld`` (announce once) or just waiting (backoff)."""
+
+    project_code: int
+    instance: Instance
+    detail: str
+    withheld: bool
+    diagnosis: Diagnosis | None
+    attempts_used: int
+    max_attempts: int | None  # the policy rule's, for the announcement
+
+    def outcome(self) -> RecoveryOutcome:
+        return RecoveryOutcome(
+            instance_id=self.instance.id,
+            attempt=self.attempts_used,
+            result=SKIPPED_POLICY,
+            detail=self.detail,
+            project_code=self.project_code,
+            definition_code=self.instance.definition_code,
+        )
+
+
+def has_newer_active(instance: Instance, siblings: Sequence[Instance]) -> bool:
+    """A newer run of the same definition is queued or running: recovering the old one would race it."""
+    started = instance.start_time
+    return any(
+        other.id != instance.id
+        and other.state in ACTIVE_STATES
+        and (started is None or (other.start_time is not None and other.start_time > started))
+        for other in siblings
+    )
+
+
+def hold_back(
+    project_code: int,
+    candidates: Sequence[Instance],
+    journal: Journal,
+    *,
+    rules: Mapping[int, Rule],
+    diagnosis_of: Callable[[Instance], Diagnosis | None],
+    max_attempts_of: Callable[[int], int],
+    now: datetime,
+) -> tuple[list[Instance], list[Held]]:
+    """Split candidates into those the recovery policy lets through and those it holds back.
+
+    A recovery already under way is never held back here: the journal follows it.
+    """
+    passed, held = [], []
+    for inst in candidates:
+        record = journal.get(inst.id)
+        if record:
+            # As the recovery step will see it: a recovery that ended in failure is not in flight.
+            record = settle(record, inst, max_attempts=max_attempts_of(inst.definition_code))
+            if record.status in IN_FLIGHT:
+                passed.append(inst)
+                continue
+        diagnosis = diagnosis_of(inst)
+        used = attempts_so_far(record, inst)
+        rule = rules.get(inst.definition_code, Rule())
+        hold = gate(
+            rule,
+            klass=diagnosis.klass if diagnosis else "unknown",
+            line=diagnosis.line if diagnosis else "",
+            attempts_used=used,
+            last_failure=inst.end_time,
+            now=now,
+        )
+        if hold is None:
+            passed.append(inst)
+        else:
+            held.append(Held(project_code, inst, hold.detail, hold.withheld, diagnosis, used, rule.max_attempts))
+    return passed, held
+
+
+def interval_defers(journal: Journal, project_code: int, now: datetime, interval: timedelta) -> bool:
+    """The project's latest recover call is younger than ``retry.recovery_interval``: wait for a later sweep.
+
+    A call stamped in the future (clock stepped back) defers for one interval, not until then.
+    """
+    if not interval:
+        return False
+    last = journal.last_call_in_project(project_code)
+    return last is not None and now - min(last, now) < interval
+
+
+def deferred(project_code: int, instance: Instance) -> RecoveryOutcome:
+    """The outcome of a candidate :func:`interval_defers` holds: a backfill says it is never recovered."""
+    return RecoveryOutcome(
+        instance_id=instance.id,
+        attempt=0,
+        result=SKIPPED_STATE,
+        detail=BACKFILL_DETAIL if instance.is_backfill else DEFERRED_BY_INTERVAL,
+        project_code=project_code,
+        definition_code=instance.definition_code,
+    )
 
 
 def attempts_so_far(record: InstanceRecord | None, instance: Instance) -> int:
