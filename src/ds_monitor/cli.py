@@ -22,6 +22,7 @@ import click
 from ds_monitor import __version__
 from ds_monitor.clock import utc_now
 from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config
+from ds_monitor.ds.dialect import SUPPORTED_VERSIONS
 from ds_monitor.errors import INTERNAL_ERROR_EXIT, ConfigError, MonitorError, ReportedFailure
 from ds_monitor.logging_setup import setup_logging
 from ds_monitor.redaction import mask_url, redact
@@ -507,7 +508,7 @@ def notify_test(channel_names: tuple[str, ...]) -> None:
 @click.option(
     "--ds-version",
     default="3.2",
-    type=click.Choice(["3.0", "3.1", "3.2", "3.3"]),
+    type=click.Choice(SUPPORTED_VERSIONS),
     show_default=True,
     help="DS version the simulator speaks.",
 )

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 from dotenv import dotenv_values
 
+from ds_monitor.ds.dialect import SUPPORTED_VERSIONS
 from ds_monitor.errors import ConfigError
 from ds_monitor.recovery.policy import RecoverySettings, parse_recovery
 from ds_monitor.redaction import SECRET_KEYS, mask_setting, mask_url, secrets_in
@@ -294,7 +295,8 @@ _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CHANNEL_LIST_KEYS = frozenset(f"notification.{kind}" for kind in CHANNEL_SECTIONS)
 _ROUTE_KEYS = ("projects", "workflows", "events", "channels", "continue")
 
-API_VERSIONS = ("auto", "3.0", "3.1", "3.2", "3.3")
+# The DS dialect knows which versions exist; "auto" lets the client probe.
+API_VERSIONS = ("auto", *SUPPORTED_VERSIONS)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 COORDINATION_BACKENDS = ("none", "zookeeper")
 _TRUE = ("true", "1", "yes", "on")

@@ -12,10 +12,11 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from ds_monitor.app import build_monitor
+from ds_monitor.clock import utc_now
 from ds_monitor.config import (
     Config,
     DolphinSchedulerConfig,
@@ -251,7 +252,7 @@ def demo_config(api_url: str, state_dir: str, version: str) -> Config:
 
 def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datetime | None = None) -> DemoResult:
     """Run the scripted demo and print what happened."""
-    clock = DemoClock((start or datetime.now(timezone.utc)).replace(microsecond=0))
+    clock = DemoClock((start or utc_now()).replace(microsecond=0))
     reports = []
     with (
         tempfile.TemporaryDirectory(prefix="ds-monitor-demo-") as state_dir,
@@ -379,7 +380,7 @@ def serve_only(out: TextIO, *, host: str, port: int, version: str, stop: threadi
     """Serve the demo estate until ``stop`` is set; prints the URL and token to use."""
     with DSSimulator(version=version, token=DEMO_TOKEN, host=host, port=port) as sim:
         sim.auto_master = True
-        seed_demo_estate(sim, datetime.now(timezone.utc))
+        seed_demo_estate(sim, utc_now())
         out.write(
             f"DS {version} simulator serving the demo estate\n  DS_API_URL={sim.url}\n  DS_TOKEN={DEMO_TOKEN}\n"
             "Try: DS_API_URL=... DS_TOKEN=... python main.py check --dry-run   (Ctrl-C to stop)\n"

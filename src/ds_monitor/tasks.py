@@ -22,6 +22,7 @@ from ds_monitor.classify import Pattern, Verdict, classify_instance, classify_ta
 from ds_monitor.ds.models import Instance, TaskInstance
 from ds_monitor.errors import DSAuthError, DSError
 from ds_monitor.redaction import redact
+from ds_monitor.timestamps import read_stamp
 
 log = logging.getLogger("ds_monitor.tasks")
 
@@ -233,7 +234,7 @@ class FailureMemory:
         for key, entry in (raw or {}).items() if isinstance(raw, dict) else ():
             try:
                 Diagnosis.from_dict(entry["diagnosis"])
-                datetime.fromisoformat(entry["read_at"])
+                read_stamp(entry["read_at"])
             except (AttributeError, KeyError, TypeError, ValueError):
                 log.warning("failed-task memory entry %s ignored: malformed", key)
                 continue
@@ -268,7 +269,7 @@ class FailureMemory:
         """The entries younger than the window plus seven days, for the recovery state."""
         cutoff = now - window - RETENTION_PAST_WINDOW
         return {
-            key: entry for key, entry in self.entries.items() if datetime.fromisoformat(entry["read_at"]) >= cutoff
+            key: entry for key, entry in self.entries.items() if read_stamp(entry["read_at"]) >= cutoff
         }
 
 

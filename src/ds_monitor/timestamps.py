@@ -18,15 +18,22 @@ from datetime import datetime, timedelta
 FUTURE_TOLERANCE = timedelta(minutes=1)
 
 
+def read_stamp(stamp: str) -> datetime:
+    """An aware datetime from a state file; ValueError for a malformed or naive value."""
+    parsed = datetime.fromisoformat(stamp)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{stamp!r} has no UTC offset")
+    return parsed
+
+
 def parse_stamp(stamp: object) -> datetime | None:
-    """An aware datetime from a state file, or None for anything missing, malformed or naive."""
+    """Like :func:`read_stamp`, but None for anything missing, malformed or naive."""
     if not isinstance(stamp, str):
         return None
     try:
-        parsed = datetime.fromisoformat(stamp)
+        return read_stamp(stamp)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def is_future(moment: datetime, now: datetime) -> bool:

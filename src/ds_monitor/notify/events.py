@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
+from ds_monitor.timestamps import read_stamp
+
 EVENT_KINDS = (
     "failure_detected",
     "threshold_exceeded",
@@ -128,7 +130,7 @@ class Event:
         values = {k: v for k, v in data.items() if k in known}
         for name in _DATETIME_FIELDS:
             if values.get(name) is not None:
-                values[name] = datetime.fromisoformat(values[name])
+                values[name] = read_stamp(values[name])
         values["facts"] = tuple((str(label), str(value)) for label, value in values.get("facts") or ())
         values["failed_tasks"] = tuple(values.get("failed_tasks") or ())
         return cls(**values)

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from ds_monitor.ds.dialect import parse_ds_time
 
 from .render import Renderer, envelope
 from .statuses import BusinessError, handler_error, refuse
@@ -35,7 +36,6 @@ UI_PAGE = (
     b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
     b'<title>DolphinScheduler</title></head><body><div id="app"></div></body></html>'
 )
-_DATE_PATTERN = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _JAVA_INT = re.compile(r"[+-]?\d+")
 
 
@@ -137,15 +137,6 @@ class Route:
     pattern: re.Pattern[str]
     error_code: int | None  # the method's @ApiException status; None: it binds nothing
     handler: Handler
-
-
-def parse_ds_date(raw: str, zone: ZoneInfo) -> datetime:
-    """Strict ``yyyy-MM-dd HH:mm:ss`` read as wall-clock in ``zone``; ValueError otherwise."""
-    match = _DATE_PATTERN.fullmatch(raw)
-    if match is None:
-        raise ValueError(raw)
-    year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
 def start_window(version: Version, lower: datetime | None, upper: datetime | None) -> StartWindow:
@@ -320,7 +311,7 @@ class Api:
         for name in ("startDate", "endDate"):
             raw = params.text(name)
             try:
-                bounds.append(None if raw is None else parse_ds_date(raw, self.store.zone))
+                bounds.append(None if raw is None else parse_ds_time(raw, self.store.zone))
             except ValueError:
                 raise refuse(self.version, 10001, "startDate/endDate") from None
         return bounds[0], bounds[1]

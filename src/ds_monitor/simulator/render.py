@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from ds_monitor.ds.dialect import format_ds_time
+
 from .store import (
     USER_ID,
     USER_NAME,
@@ -26,7 +28,6 @@ from .store import (
 )
 from .versions import Version
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 T = TypeVar("T")
 
 # Columns the 3.0/3.1 instance-list query selects (ds-api.md 4.4); the rest come back null.
@@ -88,7 +89,7 @@ class Renderer:
 
     def date(self, moment: datetime | None) -> str | None:
         """A Date field: wall-clock in the token user's zone (ds-api.md 6.1)."""
-        # isoformat with a space is DATE_FORMAT (whole seconds), several times faster than strftime.
+        # isoformat with a space is DS_DATE_FORMAT (whole seconds), several times faster than strftime.
         if moment is None:
             return None
         return moment.astimezone(self.zone).replace(microsecond=0, tzinfo=None).isoformat(" ")
@@ -203,8 +204,8 @@ class Renderer:
         zone = ZoneInfo(s.timezone_id)
         return self._schedule(
             s,
-            s.start_time.astimezone(zone).strftime(DATE_FORMAT),
-            s.end_time.astimezone(zone).strftime(DATE_FORMAT),
+            format_ds_time(s.start_time, zone),
+            format_ds_time(s.end_time, zone),
         )
 
     def schedule_entity(self, s: ScheduleRecord) -> dict:
