@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ds_monitor.timestamps import parse_stamp
+
 log = logging.getLogger("ds_monitor.recovery")
 
 # Journal statuses.
@@ -238,10 +240,7 @@ def _text(raw: dict, key: str) -> str:
 
 def _moment(raw: dict, key: str) -> datetime:
     value = raw.get(key)
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key!r} is {value!r}, not an ISO date-time with offset") from None
-    if moment.tzinfo is None:
+    moment = parse_stamp(value)
+    if moment is None:
         raise ValueError(f"{key!r} is {value!r}, not an ISO date-time with offset")
     return moment
