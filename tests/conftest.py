@@ -1,12 +1,19 @@
-"""Shared fixtures: the DolphinScheduler double, started on 127.0.0.1 and stopped after the test."""
+"""Shared fixtures: the DolphinScheduler double, started on 127.0.0.1 and stopped after the test, and
+``python main.py`` run in-process."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from ds_monitor import cli
+from ds_monitor.clock import utc_now
 from ds_monitor.simulator import DSSimulator
 
 
@@ -46,3 +53,40 @@ def _restore_logging() -> Iterator[None]:
             handler.close()
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
+
+
+class _Entry:
+    """What ``CliRunner.invoke`` calls: the CLI entry of ``main.py`` (:func:`ds_monitor.cli.main`,
+    which maps errors to lines and exit codes), on the test's clock."""
+
+    name = "main.py"
+
+    def __init__(self, clock: Callable[[], datetime]):
+        self.clock = clock
+
+    def main(self, args: Sequence[str], prog_name: str, **_extra: object) -> None:
+        cli.main(list(args), clock=self.clock)
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """``run_cli(*args, env={...}, clock=..., cwd=...)``: ``python main.py ARGS`` in-process.
+
+    As a fresh process would see it: no ``DS_*`` variable of the caller's environment (only
+    ``env``), the working directory ``cwd`` (default ``tmp_path``, so no stray ``.env`` or
+    ``config/config.yaml`` is read). Give ``clock`` whenever the test pins a date; the default is
+    the wall clock, as in a real process. The result has ``exit_code``, ``stdout`` and ``stderr``.
+    """
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        cwd: Path | None = None,
+    ) -> Result:
+        monkeypatch.chdir(cwd or tmp_path)
+        environ: dict[str, str | None] = {name: None for name in os.environ if name.startswith("DS_")}
+        environ.update(env or {})
+        return CliRunner().invoke(_Entry(clock), list(args), env=environ, catch_exceptions=False)
+
+    return run

@@ -167,32 +167,3 @@ def test_status_never_sees_a_torn_file_while_run_writes(make_ds_sim, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
-
-
-def test_config_and_token_errors_are_one_line_with_exit_codes(make_ds_sim, tmp_path):
-    sim = make_ds_sim(version="3.2", token=TOKEN)
-    env = monitor_env(sim, tmp_path, DS_TOKEN="wrong-token")
-    result = run_main("check", env=env, cwd=tmp_path)
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert "401" in result.stderr or "token" in result.stderr.lower()
-    assert "wrong-token" not in result.stderr + result.stdout
-
-    env = monitor_env(sim, tmp_path, DS_CHECK_INTERVAL="often")
-    result = run_main("check", env=env, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "error: environment variable DS_CHECK_INTERVAL: expected a number, got 'often'"
-    ]
-
-
-def test_check_json_prints_only_the_report_on_stdout(make_ds_sim, tmp_path):
-    sim = make_ds_sim(version="3.3", token=TOKEN)
-    ids = seed_failures(sim, 3)
-    result = run_main("check", "--dry-run", "--json", env=monitor_env(sim, tmp_path), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["ds_version"] == "3.3"
-    assert sorted(r["instance_id"] for r in report["failed_instances"]) == sorted(ids)
-    assert {r["result"] for r in report["recoveries"]} == {"dry_run"}
-    assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0

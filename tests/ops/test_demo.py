@@ -1,4 +1,7 @@
-"""`python main.py demo` end to end: detection, guarded recovery, follow-up and notifications."""
+"""`python main.py demo` end to end: detection, guarded recovery, follow-up and notifications.
+
+`--serve-only` runs as a real process: it serves until SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -59,17 +62,9 @@ def test_demo_detects_recovers_guards_and_notifies():
     assert "Recovery of instance #" in text
 
 
-def test_demo_command_runs_from_the_cli():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "demo", "--sweeps", "2", "--ds-version", "3.3"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
+def test_demo_command_runs_from_the_cli(run_cli):
+    result = run_cli("demo", "--sweeps", "2", "--ds-version", "3.3")
+    assert result.exit_code == 0, result.stderr
     assert "DS 3.3" in result.stdout
     assert "recovery" in result.stdout
     assert "Traceback" not in result.stderr
