@@ -91,7 +91,7 @@ def run_day(
             result.sweeps += 1
             result.ds_calls += report.api["calls"]
             for row in report.failed_instances:
-                first_seen.setdefault(row["instance_id"], clock.now)
+                first_seen.setdefault(row.instance_id, clock.now)
         monitor.close()
         for instance_id, _, _, final in scheduler.created:
             if final != "FAILURE":

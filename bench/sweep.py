@@ -114,7 +114,7 @@ def main() -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             report = monitor.sweep(NOW + timedelta(minutes=offset))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            actions = sum(1 for r in report.recoveries if r["result"] == "triggered")
+            actions = sum(1 for r in report.recoveries if r.result == "triggered")
             print(
                 f"{label:10}  DS calls {ds_calls():5d}  (recoveries triggered {actions:3d}, cache hits "
                 f"{report.api['cache_hits']:4d})  wall {wall:5.2f} s  CPU {cpu:5.2f} s  "

@@ -17,9 +17,10 @@ from datetime import datetime
 
 from ds_monitor.backends import check_replica, uses_zookeeper
 from ds_monitor.config import Config, LoadedConfig
-from ds_monitor.monitor import Monitor, SweepReport
+from ds_monitor.monitor import Monitor
 from ds_monitor.notify import NotificationManager
 from ds_monitor.state import StateStore
+from ds_monitor.sweep.report import SweepReport
 
 Clock = Callable[[], datetime]
 

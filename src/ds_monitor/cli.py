@@ -26,6 +26,7 @@ from ds_monitor.ds.dialect import SUPPORTED_VERSIONS
 from ds_monitor.errors import INTERNAL_ERROR_EXIT, ConfigError, MonitorError, ReportedFailure
 from ds_monitor.logging_setup import setup_logging
 from ds_monitor.redaction import mask_url, redact
+from ds_monitor.sweep import render
 
 log = logging.getLogger("ds_monitor.cli")
 
@@ -229,7 +230,7 @@ def check_command(dry_run: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False))
     else:
-        click.echo(render_report(report))
+        click.echo(render.table(report))
     if not report.complete:
         raise ReportedFailure("the sweep could not complete or could not read every selected project")
 
@@ -534,56 +535,6 @@ def demo_command(serve_only: bool, port: int, ds_version: str, sweeps: int) -> N
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     demo.serve_only(out, host="127.0.0.1", port=port, version=ds_version, stop=stop)
-
-
-def render_report(report) -> str:
-    """A short human summary of a sweep report."""
-    lines = [
-        f"sweep {report.started_at.isoformat()}  DS {report.ds_version or '?'}",
-        f"  projects queried: {report.projects_scanned}   definitions: {report.definitions_total} "
-        f"(checked {report.definitions_checked}, skipped by schedule {report.definitions_skipped_by_schedule})",
-        f"  failed instances in window: {len(report.failed_instances)}   outside window: {report.outside_window}",
-    ]
-    tasks_of: dict[int, list[dict]] = {}
-    for task in report.failed_tasks:
-        tasks_of.setdefault(task["instance_id"], []).append(task)
-    for row in report.failed_instances:
-        lines.append(f"    - #{row['instance_id']} {row['name']} {row['state']} started {row['start_time']}")
-        for task in tasks_of.get(row["instance_id"], ()):
-            lines.append(
-                f"      failed task {task['name']} ({task['type']}) on {task['host'] or '?'}: {task['class']}"
-            )
-    for row in report.threshold_exceeded:
-        lines.append(
-            f"  systemic (over threshold, not recovered): definition {row['definition_code']} "
-            f"with {row['failures']} failures"
-        )
-    for row in report.recoveries:
-        lines.append(
-            f"  recovery #{row['instance_id']} attempt {row['attempt']}: {row['result']} {row['detail']}".rstrip()
-        )
-    for row in report.missed_runs:
-        lines.append(f"  missed run: definition {row['definition_code']} fire {row['fire_time']}")
-    for row in report.stuck_runs:
-        lines.append(f"  stuck run: instance #{row['instance_id']} started {row['start_time']}")
-    for row in report.unreadable_projects:
-        lines.append(f"  project {row['name']} ({row['project_code']}) cannot be read: {row['reason']}")
-    for row in report.silenced:
-        lines.append(f"  silenced by {row['silence_id']}: {row['event']} {row['incident_key']}")
-    for row in report.notifications:
-        lines.append(f"  notification {row['channel']} {row['event']}: {row['result']}")
-    api = report.api
-    lines.append(
-        f"  DS calls: {api.get('calls', 0)} (errors {api.get('errors', 0)}, cache hits "
-        f"{api.get('cache_hits', 0)}, saved by schedule {api.get('saved_by_schedule', 0)}, "
-        f"task lists and logs {api.get('task_calls', 0)}, "
-        f"p50 {api.get('latency_ms_p50', 0)} ms, p95 {api.get('latency_ms_p95', 0)} ms)"
-    )
-    for warning in report.warnings:
-        lines.append(f"  warning: {warning}")
-    if report.error:
-        lines.append(f"  sweep failed: {report.error}")
-    return "\n".join(lines)
 
 
 def _clock() -> Callable[[], datetime]:

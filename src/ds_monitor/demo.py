@@ -25,10 +25,11 @@ from ds_monitor.config import (
     RetryConfig,
 )
 from ds_monitor.ds.models import COMMAND_COMPLEMENT_DATA, FAILURE, RUNNING_EXECUTION, SUCCESS
-from ds_monitor.monitor import SweepReport
 from ds_monitor.notify.builder import Digest, render_dingtalk, render_email, render_wecom
 from ds_monitor.recovery.policy import parse_recovery
 from ds_monitor.simulator import DSSimulator, RecordedCall
+from ds_monitor.sweep import render
+from ds_monitor.sweep.report import SweepReport
 
 DEMO_TOKEN = "demo-token"
 SWEEP_EVERY = timedelta(minutes=5)
@@ -272,7 +273,7 @@ def run_demo(out: TextIO, *, sweeps: int = 4, version: str = "3.2", start: datet
                 out.write(f"\n=== sweep {number} at {clock.now.isoformat()} ===\n")
                 report = monitor.sweep(clock.now)
                 reports.append(report)
-                _print_sweep(report, out)
+                out.write(render.brief(report))
                 _print_messages(senders, out)
                 _play_ds(sim, report, estate)
                 clock.now += SWEEP_EVERY
@@ -331,49 +332,14 @@ def _play_ds(sim: DSSimulator, report: SweepReport, estate: DemoEstate) -> None:
     """Between sweeps, the DS master takes the recover commands and the reruns end."""
     sim.master_pickup()
     for row in report.recoveries:
-        if row["result"] != "triggered":
+        if row.result != "triggered":
             continue
-        instance_id = row["instance_id"]
+        instance_id = row.instance_id
         if instance_id in estate.fails_again_once:
             estate.fails_again_once.discard(instance_id)
             sim.finish_instance(instance_id, FAILURE, task_log=LOG_READ_TIMEOUT)
         else:
             sim.finish_instance(instance_id, SUCCESS)
-
-
-def _print_sweep(report: SweepReport, out: TextIO) -> None:
-    if report.error:
-        out.write(f"  sweep failed: {report.error}\n")
-        return
-    out.write(
-        f"  DS {report.ds_version}: queried {report.projects_scanned} projects, "
-        f"{report.definitions_checked}/{report.definitions_total} workflows looked at "
-        f"({report.definitions_skipped_by_schedule} skipped by schedule), {report.api['calls']} DS calls\n"
-    )
-    for row in report.failed_instances:
-        out.write(f"  found    #{row['instance_id']} {row['name']} {row['state']}\n")
-    for row in report.failed_tasks:
-        out.write(f"  task     #{row['instance_id']} {row['name']} ({row['type']}) failed: {row['class']}\n")
-    for row in report.threshold_exceeded:
-        out.write(
-            f"  systemic definition {row['definition_code']}: {row['failures']} failures in the window, notify only\n"
-        )
-    for row in report.recoveries:
-        out.write(
-            f"  recovery #{row['instance_id']}: {row['result']}"
-            f"{' (attempt ' + str(row['attempt']) + ')' if row['attempt'] else ''} {row['detail']}\n"
-        )
-    for row in report.missed_runs:
-        out.write(f"  missed   definition {row['definition_code']}: no run for {row['fire_time']}\n")
-    for row in report.stuck_runs:
-        out.write(f"  stuck    #{row['instance_id']} running since {row['start_time']}\n")
-    for row in report.silenced:
-        out.write(f"  silenced {row['event']} of {row['incident_key']} (silence {row['silence_id']})\n")
-    sent: dict[str, int] = {}
-    for row in report.notifications:
-        sent[row["result"]] = sent.get(row["result"], 0) + 1
-    if sent:
-        out.write("  notified: " + ", ".join(f"{n} {result}" for result, n in sorted(sent.items())) + "\n")
 
 
 def serve_only(out: TextIO, *, host: str, port: int, version: str, stop: threading.Event) -> None:

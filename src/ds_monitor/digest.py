@@ -47,11 +47,11 @@ def record(state: dict, report, events: Iterable[Event], now: datetime) -> dict:
     for name in COUNTERS:
         bucket.setdefault(name, 0)
     bucket["ds_calls"] += int(report.api.get("calls", 0))
-    bucket["suppressed"] += sum(1 for row in report.notifications if row["result"] == "suppressed")
+    bucket["suppressed"] += sum(1 for row in report.notifications if row.result == "suppressed")
     bucket["silenced"] += len(report.silenced)
     bucket["missed"] += len(report.missed_runs)
     bucket["stuck"] += len(report.stuck_runs)
-    bucket["triggered"] += sum(1 for row in report.recoveries if row["result"] == "triggered")
+    bucket["triggered"] += report.triggered()
     for event in events:
         if event.kind in _OUTCOMES:
             bucket[_OUTCOMES[event.kind]] += 1

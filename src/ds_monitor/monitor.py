@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from ds_monitor import digest, maintenance, silences
@@ -61,6 +61,18 @@ from ds_monitor.state import (
     Store,
     update_document,
 )
+from ds_monitor.sweep.report import (
+    FailedInstanceRow,
+    FailedTaskRow,
+    MissedRunRow,
+    NotificationRow,
+    RecoveryRow,
+    SilencedRow,
+    StuckRunRow,
+    SweepReport,
+    ThresholdRow,
+    UnreadableProjectRow,
+)
 from ds_monitor.tasks import MEMORY_KEY, Diagnosis, ExcerptLimits, FailureMemory, TaskReader
 from ds_monitor.triage import triage
 
@@ -74,55 +86,6 @@ INTERNAL_ERROR = "internal error"
 # Enough to overlap DS latency across projects without hammering the API server.
 MAX_PARALLEL_PROJECTS = 8
 
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-@dataclass
-class SweepReport:
-    """What one sweep saw and did; ``to_dict`` is the JSON of spec section 6 (plus ``error``/``events``)."""
-
-    started_at: datetime
-    finished_at: datetime | None = None
-    ds_version: str = ""
-    projects_scanned: int = 0
-    definitions_total: int = 0
-    definitions_checked: int = 0
-    definitions_skipped_by_schedule: int = 0
-    failed_instances: list[dict] = field(default_factory=list)
-    outside_window: int = 0
-    threshold_exceeded: list[dict] = field(default_factory=list)
-    recoveries: list[dict] = field(default_factory=list)
-    failed_tasks: list[dict] = field(default_factory=list)
-    missed_runs: list[dict] = field(default_factory=list)
-    stuck_runs: list[dict] = field(default_factory=list)
-    unreadable_projects: list[dict] = field(default_factory=list)
-    silenced: list[dict] = field(default_factory=list)
-    notifications: list[dict] = field(default_factory=list)
-    api: dict = field(default_factory=dict)
-    events: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    error_reason: str | None = None
-    role: str = "single"  # single | leader | standby (coordination.SINGLE / LEADER_ROLE / STANDBY)
-
-    @property
-    def ok(self) -> bool:
-        """The sweep completed (some projects may still have been unreadable: see :attr:`complete`)."""
-        return self.error is None
-
-    @property
-    def complete(self) -> bool:
-        """The sweep completed and read every selected project (``check`` exits 0 only then)."""
-        return self.ok and not self.unreadable_projects
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["started_at"] = _iso(self.started_at)
-        data["finished_at"] = _iso(self.finished_at)
-        return data
 
 
 @dataclass(frozen=True)
@@ -385,13 +348,13 @@ class Monitor:
             if report.error_reason:
                 self.telemetry.sweep_error(report.error_reason)
             for row in report.unreadable_projects:
-                self.telemetry.project_unreadable(row["name"])
+                self.telemetry.project_unreadable(row.name)
             self.telemetry.failures_detected(len(report.failed_instances))
             self.telemetry.calls_saved(report.api.get("saved_by_schedule", 0))
             for row in report.recoveries:
-                self.telemetry.recovery(row["result"])
+                self.telemetry.recovery(row.result)
             for row in report.notifications:
-                self.telemetry.notification(row["channel"], row["result"])
+                self.telemetry.notification(row.channel, row.result)
         return report
 
     def _retry_guard(self) -> str | None:
@@ -565,13 +528,7 @@ class Monitor:
                 now,
             )
             for run in missed:
-                report.missed_runs.append(
-                    {
-                        "project_code": project.code,
-                        "definition_code": run.definition_code,
-                        "fire_time": _iso(run.fire_time),
-                    }
-                )
+                report.missed_runs.append(MissedRunRow(project.code, run.definition_code, run.fire_time))
                 events.append(
                     Event(
                         kind="missed_run",
@@ -585,12 +542,7 @@ class Monitor:
                 )
             for run in stuck:
                 report.stuck_runs.append(
-                    {
-                        "project_code": project.code,
-                        "definition_code": run.definition_code,
-                        "instance_id": run.instance_id,
-                        "start_time": _iso(run.start_time),
-                    }
+                    StuckRunRow(project.code, run.definition_code, run.instance_id, run.start_time)
                 )
                 events.append(
                     Event(
@@ -612,20 +564,13 @@ class Monitor:
             report.outside_window += found.outside_window
             for inst in found.failures:
                 report.failed_instances.append(
-                    {
-                        "project_code": project.code,
-                        "definition_code": inst.definition_code,
-                        "instance_id": inst.id,
-                        "name": inst.name,
-                        "state": inst.state,
-                        "start_time": _iso(inst.start_time),
-                    }
+                    FailedInstanceRow(
+                        project.code, inst.definition_code, inst.id, inst.name, inst.state, inst.start_time
+                    )
                 )
                 failed.append((project, inst))
             for def_code, count in found.systemic.items():
-                report.threshold_exceeded.append(
-                    {"project_code": project.code, "definition_code": def_code, "failures": count}
-                )
+                report.threshold_exceeded.append(ThresholdRow(project.code, def_code, count))
                 events.append(
                     Event(
                         kind="threshold_exceeded",
@@ -651,7 +596,7 @@ class Monitor:
         for project, inst in failed:
             diagnosis = memory.get(inst)
             if diagnosis is not None:
-                report.failed_tasks.extend(task.report_row(inst.id) for task in diagnosis.tasks)
+                report.failed_tasks.extend(FailedTaskRow.of(inst.id, task) for task in diagnosis.tasks)
             events.append(self._instance_event("failure_detected", project, def_by_code, inst, diagnosis))
         # Failures go into the outbox before any recover call: once DS runs the instance again, a
         # restart after a crash here would find no failure left to announce.
@@ -814,7 +759,7 @@ class Monitor:
         """Report unreadable projects; ``project_unreadable`` when one turns unreadable, ``project_readable``
         when it is read again. When no selected project could be read at all, the sweep has failed."""
         for code, (project, reason) in unreadable.items():
-            report.unreadable_projects.append({"project_code": code, "name": project.name, "reason": reason})
+            report.unreadable_projects.append(UnreadableProjectRow(code, project.name, reason))
         readable = {p.code for p in estate.projects if p.code not in unreadable}
         new, back = self.health.projects_read({code: reason for code, (_, reason) in unreadable.items()}, readable)
         names = {p.code: p.name for p in estate.projects} | {code: p.name for code, (p, _) in unreadable.items()}
@@ -862,8 +807,7 @@ class Monitor:
             events.append(replace(event, attempt=held.attempts_used + 1, max_attempts=held.max_attempts,
                                   detail=held.detail))
         for o in step.outcomes:
-            report.recoveries.append({"instance_id": o.instance_id, "attempt": o.attempt, "result": o.result,
-                                      "detail": o.detail})
+            report.recoveries.append(RecoveryRow(o.instance_id, o.attempt, o.result, o.detail))
         for warning in step.warnings:
             log.warning("%s", warning)
             report.warnings.append(warning)
@@ -941,13 +885,12 @@ class Monitor:
                     kept.append(inst)
                     continue
                 report.recoveries.append(
-                    {
-                        "instance_id": inst.id,
-                        "attempt": 0,
-                        "result": "silenced",
-                        "detail": f"silence {silence.id} withholds recoveries until {silence.end.isoformat()}: "
-                        f"{silence.reason}",
-                    }
+                    RecoveryRow(
+                        inst.id,
+                        0,
+                        "silenced",
+                        f"silence {silence.id} withholds recoveries until {silence.end.isoformat()}: {silence.reason}",
+                    )
                 )
             candidates_by_project[project_code] = kept
 
@@ -1015,7 +958,7 @@ class Monitor:
             report.warnings.append(f"silences not applied: {err}")
             log.error("silences not applied: %s", err)
             return events
-        report.silenced.extend(muting.silenced)
+        report.silenced.extend(SilencedRow(**row) for row in muting.silenced)
         for silence_id in muting.released:
             log.info("silence %s ended; the incidents it hid that are still open are announced now", silence_id)
         return muting.send
@@ -1078,8 +1021,8 @@ class _StateDocument:
         return update_document(self._store, self._name, change)
 
 
-def _result_row(result: NotificationResult) -> dict:
-    return {"channel": result.channel, "event": result.event, "result": result.result}
+def _result_row(result: NotificationResult) -> NotificationRow:
+    return NotificationRow(result.channel, result.event, result.result)
 
 
 def _name(def_by_code: dict[int, Definition], code: int) -> str:

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 from ds_monitor import __version__
 from ds_monitor.config import Config, LoadedConfig
 from ds_monitor.errors import CoordinationError, MonitorError, ReportedFailure
-from ds_monitor.monitor import INTERNAL_ERROR, Monitor, SweepReport, describe_failure_reason
+from ds_monitor.monitor import INTERNAL_ERROR, Monitor, describe_failure_reason
 from ds_monitor.redaction import mask_url
 from ds_monitor.state import exclusive_run
+from ds_monitor.sweep import render
+from ds_monitor.sweep.report import SweepReport
 
 if TYPE_CHECKING:
     from ds_monitor.coordination import Coordinator
@@ -306,19 +308,6 @@ class Runner:
         return self._build()
 
     @staticmethod
-    def _log_summary(report) -> None:
-        if not report.ok:
-            return
-        log.info(
-            "sweep done: %d projects queried, %d failed in window, %d over threshold, %d recoveries triggered, "
-            "%d missed, %d stuck, %d projects unreadable, %d DS calls (%d saved by schedule)",
-            report.projects_scanned,
-            len(report.failed_instances),
-            len(report.threshold_exceeded),
-            sum(1 for row in report.recoveries if row["result"] == "triggered"),
-            len(report.missed_runs),
-            len(report.stuck_runs),
-            len(report.unreadable_projects),
-            report.api.get("calls", 0),
-            report.api.get("saved_by_schedule", 0),
-        )
+    def _log_summary(report: SweepReport) -> None:
+        if report.ok:
+            log.info("%s", render.summary(report))

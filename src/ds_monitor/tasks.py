@@ -82,22 +82,6 @@ class FailedTask:
             "ui_url": self.ui_url,
         }
 
-    def report_row(self, instance_id: int) -> dict:
-        """The sweep report's ``failed_tasks`` row (spec section 6)."""
-        return {
-            "instance_id": instance_id,
-            "task_id": self.task_id,
-            "name": self.name,
-            "type": self.type,
-            "state": self.state,
-            "host": self.host,
-            "retries": self.retries,
-            "max_retries": self.max_retries,
-            "duration_seconds": self.duration_seconds,
-            "class": self.klass,
-            "log_excerpt": self.log_excerpt,
-        }
-
 
 @dataclass(frozen=True)
 class Diagnosis:

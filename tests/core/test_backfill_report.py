@@ -21,6 +21,6 @@ def test_a_backfill_is_never_reported_as_deferred(make_ds_sim, tmp_path):
     monitor = make_monitor(make_config(sim, tmp_path, retry={"recovery_interval": 300}))
     sweeps = [monitor.sweep(NOW), monitor.sweep(NOW + minutes(1))]
     monitor.close()
-    details = [{row["instance_id"]: row["detail"] for row in report.recoveries} for report in sweeps]
+    details = [{row.instance_id: row.detail for row in report.recoveries} for report in sweeps]
     assert [d[backfill] for d in details] == [BACKFILL, BACKFILL]
     assert details[1][first].startswith("deferred")  # the real candidate still waits for the interval

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 
 import pytest
 
@@ -15,14 +14,21 @@ from ds_monitor.ds.models import FAILURE
 from ds_monitor.errors import ConfigError
 from ds_monitor.notify.events import Event
 from ds_monitor.state import SILENCES, StateStore
+from ds_monitor.sweep.report import MissedRunRow, NotificationRow, RecoveryRow, SilencedRow, SweepReport
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 SHANGHAI_NINE = DigestConfig(enabled=True, at="09:00", timezone="Asia/Shanghai")  # 01:00 UTC
 
 
-def report(calls=0, notifications=(), silenced=(), missed=(), stuck=(), recoveries=()):
-    return SimpleNamespace(api={"calls": calls}, notifications=list(notifications), silenced=list(silenced),
-                           missed_runs=list(missed), stuck_runs=list(stuck), recoveries=list(recoveries))
+def report(calls=0, notifications=(), silenced=0, missed=0, recoveries=()):
+    return SweepReport(
+        started_at=NOW,
+        api={"calls": calls},
+        notifications=[NotificationRow("dingtalk", "failure_detected", result) for result in notifications],
+        silenced=[SilencedRow("s1", "failure_detected", "instance:1")] * silenced,
+        missed_runs=[MissedRunRow(1, 2, NOW)] * missed,
+        recoveries=[RecoveryRow(1, 1, result, "") for result in recoveries],
+    )
 
 
 def failure(instance_id, workflow="etl", project="data"):
@@ -59,8 +65,8 @@ def test_figures_over_24_hours_and_the_flakiest_over_7_days():
     old = NOW - timedelta(days=6)
     state = digest.record(state, report(calls=100), [failure(1), failure(2), failure(3)], old)
     # Today: etl fails once more (seen on two sweeps: counted once), sync twice; two recoveries end.
-    sweep = report(calls=10, notifications=[{"result": "suppressed"}, {"result": "sent"}],
-                   silenced=[{}], missed=[{}], recoveries=[{"result": "triggered"}, {"result": "triggered"}])
+    sweep = report(calls=10, notifications=["suppressed", "sent"], silenced=1, missed=1,
+                   recoveries=["triggered", "triggered"])
     events = [failure(4), failure(5, "sync"), failure(6, "sync"),
               Event(kind="recovery_succeeded", definition_code=1, instance_id=4),
               Event(kind="recovery_exhausted", definition_code=2, instance_id=5)]

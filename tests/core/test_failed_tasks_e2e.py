@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from ds_monitor.cli import render_report
 from ds_monitor.config import NotificationConfig, TaskLogConfig
 from ds_monitor.ds.models import FAILURE, SUCCESS
 from ds_monitor.recovery.policy import parse_recovery
 from ds_monitor.status import collect_status, render_status
+from ds_monitor.sweep.render import table
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 EXECUTE = "executors/execute"
@@ -62,14 +62,14 @@ def test_failure_message_names_the_task_and_quotes_its_log_once(sim, tmp_path):
 
     assert first.ok, first.error
     [row] = first.failed_tasks
-    assert (row["instance_id"], row["name"], row["type"], row["retries"], row["max_retries"]) == (
+    assert (row.instance_id, row.name, row.type, row.retries, row.max_retries) == (
         instance, "load", "SQL", 1, 1
     )
-    assert row["class"] == "deterministic" and "ERROR 1064" in row["log_excerpt"]
+    assert row.klass == "deterministic" and "ERROR 1064" in row.log_excerpt
     assert first.api["task_calls"] == 2 and task_calls(sim) == 2  # one task list, one log page
     assert second.api["task_calls"] == 0 and task_calls(sim) == 2  # never read again for this attempt
     # remembered in the recovery state, without the excerpt (the state stays small)
-    assert second.failed_tasks == [{**row, "log_excerpt": ""}]
+    assert second.failed_tasks == [replace(row, log_excerpt="")]
     [item] = [i for d in sender.digests for i in d.items if i.kind == "failure_detected"]
     [task] = item.tasks
     assert task.summary == "load (SQL) on 127.0.0.1:1234 · retries 1/1 · 3m"
@@ -80,7 +80,7 @@ def test_failure_message_names_the_task_and_quotes_its_log_once(sim, tmp_path):
     assert (row["instance_id"], row["class"]) == (instance, "deterministic")
     assert row["failed_tasks"] == "load (SQL) on 127.0.0.1:1234"
     assert "failed tasks:" in render_status(status)
-    assert "failed task load (SQL) on 127.0.0.1:1234: deterministic" in render_report(first)
+    assert "failed task load (SQL) on 127.0.0.1:1234: deterministic" in table(first)
 
 
 def test_switched_off_task_log_makes_no_task_call(sim, tmp_path):
@@ -114,7 +114,7 @@ def test_transient_policy_recovers_transient_and_withholds_deterministic_once(si
     first = monitor.sweep(NOW)
     monitor.sweep(NOW + minutes(1))
 
-    results = {r["instance_id"]: (r["result"], r["detail"]) for r in first.recoveries}
+    results = {r.instance_id: (r.result, r.detail) for r in first.recoveries}
     assert results[flaky][0] == "triggered"
     assert results[broken][0] == "skipped_policy"
     assert "deterministic failure (ERROR 1064 (42000)" in results[broken][1]
@@ -137,7 +137,7 @@ def test_never_and_max_attempts_per_workflow_most_specific_wins(sim, tmp_path):
 
     report = monitor.sweep(NOW)
 
-    results = {r["instance_id"]: r["result"] for r in report.recoveries}
+    results = {r.instance_id: r.result for r in report.recoveries}
     assert results == {ledger: "skipped_policy", payroll: "skipped_limit"}
 
 
@@ -150,15 +150,15 @@ def test_backoff_waits_after_a_failed_attempt_then_recovers(sim, tmp_path):
         sim, tmp_path, recovery=policy, senders=[RecordingSender()], monitor={"max_unchecked_minutes": 0}
     )
 
-    assert monitor.sweep(NOW).recoveries[0]["result"] == "triggered"
+    assert monitor.sweep(NOW).recoveries[0].result == "triggered"
     sim.master_pickup()
     sim.finish_instance(instance, FAILURE, end_time=NOW + minutes(2), task_log=CONNECTION_RESET)
     waiting = monitor.sweep(NOW + minutes(3))
     later = monitor.sweep(NOW + minutes(13))
 
-    assert [r["result"] for r in waiting.recoveries] == ["skipped_policy"]
-    assert "backoff: attempt 2 not before" in waiting.recoveries[0]["detail"]
-    assert [(r["result"], r["attempt"]) for r in later.recoveries] == [("triggered", 2)]
+    assert [r.result for r in waiting.recoveries] == ["skipped_policy"]
+    assert "backoff: attempt 2 not before" in waiting.recoveries[0].detail
+    assert [(r.result, r.attempt) for r in later.recoveries] == [("triggered", 2)]
     assert task_calls(sim) == 4  # each failed attempt read once: 2 x (task list + log)
 
 

@@ -35,9 +35,9 @@ def test_runs_missed_during_an_outage_are_held_and_judged_again(make_ds_sim, tmp
     clock.now = back_at = NOW + minutes(110)  # 13:50: DS is back, both 13:00 runs are missing
     back = monitor.sweep(back_at)
     assert back.ok and back.events == ["monitor_recovered"]
-    assert {row["definition_code"] for row in back.missed_runs} == {late, lost}
-    assert {row["event"] for row in back.silenced} == {"missed_run"}
-    assert all(row["silence_id"].startswith("inhibit:") for row in back.silenced)
+    assert {row.definition_code for row in back.missed_runs} == {late, lost}
+    assert {row.event for row in back.silenced} == {"missed_run"}
+    assert all(row.silence_id.startswith("inhibit:") for row in back.silenced)
     fire = NOW + minutes(60)
     sim.add_instance(late, state=SUCCESS, start_time=back_at + minutes(2), end_time=back_at + minutes(3),
                      schedule_time=fire)

@@ -86,13 +86,13 @@ def test_a_window_mutes_and_withholds_then_announces_what_is_still_open(make_ds_
     during = monitor.sweep(START + minutes(20))
     assert during.ok, during.error
     assert len(during.failed_instances) == 1, during.to_dict()
-    assert [row["silence_id"] for row in during.silenced] == [maintenance.current(WINDOW, START).silence_id]
-    assert [row["result"] for row in during.recoveries] == ["silenced"]
+    assert [row.silence_id for row in during.silenced] == [maintenance.current(WINDOW, START).silence_id]
+    assert [row.result for row in during.recoveries] == ["silenced"]
     assert sender.digests == []
     (row,) = collect_status(config, START + minutes(20))["maintenance"]
     assert datetime.fromisoformat(row["active_until"]) == START + timedelta(hours=2)
 
     after = monitor.sweep(START + minutes(121))
-    assert [(row["instance_id"], row["result"]) for row in after.recoveries] == [(instance, "triggered")]
+    assert [(row.instance_id, row.result) for row in after.recoveries] == [(instance, "triggered")]
     kinds = [item.kind for digest in sender.digests for item in digest.items]
     assert kinds.count("failure_detected") == 1

@@ -24,6 +24,6 @@ def test_first_sweep_reports_a_fire_missed_fifty_minutes_before_and_never_again(
 
     first = monitor.sweep(NOW)
     assert first.ok, first.error
-    assert [(row["definition_code"], row["fire_time"]) for row in first.missed_runs] == [(missed, fire.isoformat())]
+    assert [(row.definition_code, row.fire_time) for row in first.missed_runs] == [(missed, fire)]
     later = make_monitor(make_config(sim, tmp_path)).sweep(NOW + minutes(20))  # a restart on the same state
     assert later.ok and later.missed_runs == []

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ds_monitor.ds.models import COMMAND_COMPLEMENT_DATA, FAILURE, RUNNING_EXECUTION, SUCCESS
+from ds_monitor.sweep.report import ThresholdRow
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 EXECUTE = "executors/execute"
@@ -39,13 +40,13 @@ def test_failure_in_window_is_recovered_once_and_followed_to_success(sim, tmp_pa
 
     first = monitor.sweep(NOW)
     assert first.ok, first.error
-    assert [r["instance_id"] for r in first.failed_instances] == [instance]
-    assert [(r["instance_id"], r["attempt"], r["result"]) for r in first.recoveries] == [(instance, 1, "triggered")]
+    assert [r.instance_id for r in first.failed_instances] == [instance]
+    assert [(r.instance_id, r.attempt, r.result) for r in first.recoveries] == [(instance, 1, "triggered")]
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 1
     # 3.2: the command waits for a master; the instance is still FAILURE but must not be recovered again.
     second = monitor.sweep(NOW + minutes(1))
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 1
-    assert second.recoveries and second.recoveries[0]["result"] == "skipped_state"
+    assert second.recoveries and second.recoveries[0].result == "skipped_state"
 
     sim.master_pickup()
     sim.finish_instance(instance, SUCCESS)
@@ -72,7 +73,7 @@ def test_definition_over_threshold_is_never_recovered(sim, tmp_path):
     project, definition, _ = one_failure(sim)
     sim.add_instance(definition, state=FAILURE, start_time=NOW - minutes(90), end_time=NOW - minutes(80))
     report = make_monitor(make_config(sim, tmp_path)).sweep(NOW)
-    assert report.threshold_exceeded == [{"project_code": project, "definition_code": definition, "failures": 2}]
+    assert report.threshold_exceeded == [ThresholdRow(project, definition, failures=2)]
     assert report.recoveries == []
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0
 
@@ -103,7 +104,7 @@ def test_backfill_and_newer_running_instance_are_guarded(sim, tmp_path):
     old = sim.add_instance(busy_def, state=FAILURE, start_time=NOW - minutes(50))
     sim.add_instance(busy_def, state=RUNNING_EXECUTION, start_time=NOW - minutes(10))
     report = make_monitor(make_config(sim, tmp_path)).sweep(NOW)
-    results = {r["instance_id"]: (r["result"], r["detail"]) for r in report.recoveries}
+    results = {r.instance_id: (r.result, r.detail) for r in report.recoveries}
     assert results[backfill][0] == "skipped_state" and "backfill" in results[backfill][1]
     assert results[old][0] == "skipped_state"
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0
@@ -114,8 +115,8 @@ def test_ds_refusal_is_recorded_as_rejected(make_ds_sim, tmp_path):
     _, _, instance = one_failure(sim)
     sim.master_available = False
     report = make_monitor(make_config(sim, tmp_path)).sweep(NOW)
-    assert [(r["instance_id"], r["result"]) for r in report.recoveries] == [(instance, "rejected")]
-    assert "10025" in report.recoveries[0]["detail"]
+    assert [(r.instance_id, r.result) for r in report.recoveries] == [(instance, "rejected")]
+    assert "10025" in report.recoveries[0].detail
 
 
 @pytest.mark.parametrize("how", ["dry_run", "auto_recovery_off"])
@@ -127,7 +128,7 @@ def test_detect_only_modes_never_call_an_action(sim, tmp_path, how):
     else:
         monitor = make_monitor(make_config(sim, tmp_path, retry={"auto_recovery": False}), senders=[sender])
     report = monitor.sweep(NOW)
-    assert report.recoveries[0]["result"] == "dry_run"
+    assert report.recoveries[0].result == "dry_run"
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0
     if how == "dry_run":
         assert sender.digests == [] and report.notifications == []
@@ -190,7 +191,7 @@ def test_user_zone_offset_neither_hides_nor_invents_failures(make_ds_sim, tmp_pa
     sim.add_instance(definition, state=FAILURE, start_time=NOW - minutes(60 * 24 + 30))  # just outside 24 h
     config = make_config(sim, tmp_path, monitor={"max_failures_for_recovery": 5, "execution_window_hours": 1})
     report = make_monitor(config).sweep(NOW)
-    assert [r["instance_id"] for r in report.failed_instances] == [inside]
+    assert [r.instance_id for r in report.failed_instances] == [inside]
 
 
 def test_recovery_interval_slot_is_not_taken_by_a_guarded_candidate(sim, tmp_path):
@@ -202,12 +203,12 @@ def test_recovery_interval_slot_is_not_taken_by_a_guarded_candidate(sim, tmp_pat
     second = sim.add_instance(defs[1], state=FAILURE, start_time=NOW - minutes(30))
     monitor = make_monitor(make_config(sim, tmp_path, retry={"recovery_interval": 30}))
     report = monitor.sweep(NOW)
-    results = {r["instance_id"]: r["result"] for r in report.recoveries}
+    results = {r.instance_id: r.result for r in report.recoveries}
     assert results[first] == "triggered"
     assert results[second] == "skipped_state"
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 1
     later = monitor.sweep(NOW + minutes(1))
-    assert {r["instance_id"]: r["result"] for r in later.recoveries}[second] == "triggered"
+    assert {r.instance_id: r.result for r in later.recoveries}[second] == "triggered"
 
 
 def test_dry_run_leaves_no_trace_for_the_real_run(sim, tmp_path):
@@ -216,7 +217,7 @@ def test_dry_run_leaves_no_trace_for_the_real_run(sim, tmp_path):
     make_monitor(make_config(sim, tmp_path), senders=[sender], dry_run=True).sweep(NOW)
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".json") == []
     real = make_monitor(make_config(sim, tmp_path), senders=[sender]).sweep(NOW + minutes(1))
-    assert [r["result"] for r in real.recoveries] == ["triggered"]
+    assert [r.result for r in real.recoveries] == ["triggered"]
     assert [item.kind for d in sender.digests for item in d.items].count("failure_detected") == 1
 
 

@@ -54,11 +54,11 @@ def test_one_unreadable_project_never_blinds_the_others(estate, tmp_path, fault,
 
     assert report.ok, report.error
     assert not report.complete
-    assert [(row["project_code"], row["name"]) for row in report.unreadable_projects] == [(broken_code, "broken")]
-    assert report.unreadable_projects[0]["reason"]
-    found = {row["instance_id"] for row in report.failed_instances}
+    assert [(row.project_code, row.name) for row in report.unreadable_projects] == [(broken_code, "broken")]
+    assert report.unreadable_projects[0].reason
+    found = {row.instance_id for row in report.failed_instances}
     assert found == {failures["alpha"][1], failures["gamma"][1]}
-    recovered = {row["instance_id"] for row in report.recoveries if row["result"] == "triggered"}
+    recovered = {row.instance_id for row in report.recoveries if row.result == "triggered"}
     assert recovered == {failures["alpha"][1], failures["gamma"][1]}
     assert broken_instance not in recovered
     assert kinds(sender).count("project_unreadable") == 1
@@ -80,7 +80,7 @@ def test_unreadable_is_announced_once_then_readable_again(estate, tmp_path):
     sim.clear_faults()
     back = monitor.sweep(NOW + minutes(5))
     assert back.complete, back.unreadable_projects
-    assert broken_instance in {row["instance_id"] for row in back.failed_instances}
+    assert broken_instance in {row.instance_id for row in back.failed_instances}
     assert kinds(sender).count("project_readable") == 1
     unreadable_item = next(i for d in sender.digests for i in d.items if i.kind == "project_unreadable")
     assert ("Project", f"broken ({broken_code})") in unreadable_item.facts

@@ -31,6 +31,6 @@ def test_520_projects_swept_in_parallel_several_times_over_real_http(make_ds_sim
             report = monitor.sweep(NOW + minutes(sweep))
             assert report.complete, (report.error, report.unreadable_projects[:3])
             assert report.projects_scanned == PROJECTS
-            assert {row["instance_id"] for row in report.failed_instances} == failed
+            assert {row.instance_id for row in report.failed_instances} == failed
     finally:
         monitor.close()

@@ -10,6 +10,7 @@ import pytest
 
 from ds_monitor.cli import main
 from ds_monitor.ds.models import FAILURE
+from ds_monitor.sweep.report import SilencedRow
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 EXECUTE = "executors/execute"
@@ -51,10 +52,8 @@ def test_silence_hides_and_withholds_then_expiry_announces_once(make_ds_sim, tmp
 
     hidden = monitor.sweep(NOW + minutes(1))
     assert hidden.ok, hidden.error
-    assert hidden.silenced == [
-        {"silence_id": silence_id, "event": "failure_detected", "incident_key": f"{definition}:{instance}"}
-    ]
-    assert [(r["instance_id"], r["result"]) for r in hidden.recoveries] == [(instance, "silenced")]
+    assert hidden.silenced == [SilencedRow(silence_id, "failure_detected", f"{definition}:{instance}")]
+    assert [(r.instance_id, r.result) for r in hidden.recoveries] == [(instance, "silenced")]
     assert sim.count_calls(method="POST", path_contains=EXECUTE) == 0
     assert sender.digests == []
     assert monitor.sweep(NOW + minutes(2)).silenced == []  # recorded once, not every sweep
@@ -68,7 +67,7 @@ def test_silence_hides_and_withholds_then_expiry_announces_once(make_ds_sim, tmp
     code, out, _ = cli(["silence", "expire", silence_id], NOW + minutes(10))
     assert code == 0 and "ended" in out
     released = monitor.sweep(NOW + minutes(11))
-    assert [(r["instance_id"], r["result"]) for r in released.recoveries] == [(instance, "triggered")]
+    assert [(r.instance_id, r.result) for r in released.recoveries] == [(instance, "triggered")]
     items = [item for d in sender.digests for item in d.items]
     assert [item.kind for item in items].count("failure_detected") == 1
     monitor.sweep(NOW + minutes(12))

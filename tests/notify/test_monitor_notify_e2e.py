@@ -77,10 +77,10 @@ def test_thirty_failures_one_message_per_channel_then_rate_limited_and_status_ag
     assert len(first.failed_instances) == 30
     assert len(first.threshold_exceeded) == 3
     assert (len(dingtalk.accepted), len(wecom.accepted), len(smtp.received)) == (1, 1, 1)
-    assert {r["result"] for r in first.notifications if r["channel"] != "wework"} == {"sent"}
+    assert {r.result for r in first.notifications if r.channel != "wework"} == {"sent"}
     # WeCom markdown holds a few items (4096 bytes): the rest stay owed for the next messages.
-    cut = [r for r in first.notifications if r["channel"] == "wework" and r["result"] != "sent"]
-    assert cut and {r["result"] for r in cut} == {"failed"}
+    cut = [r for r in first.notifications if r.channel == "wework" and r.result != "sent"]
+    assert cut and {r.result for r in cut} == {"failed"}
     assert KEYWORD in dingtalk.accepted[0]["markdown"]["text"]
 
     # Ten more sweeps, each with a new failure of every definition: six messages per definition a day.

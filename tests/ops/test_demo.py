@@ -24,19 +24,19 @@ def test_demo_detects_recovers_guards_and_notifies():
     first = result.reports[0]
     assert all(report.ok for report in result.reports)
     assert len(first.failed_instances) == 7
-    assert first.threshold_exceeded and first.threshold_exceeded[0]["failures"] == 3
-    results = {(r["result"], r["detail"].split(" ")[0]) for r in first.recoveries}
+    assert first.threshold_exceeded and first.threshold_exceeded[0].failures == 3
+    results = {(r.result, r.detail.split(" ")[0]) for r in first.recoveries}
     assert ("skipped_state", "backfill") in results
     # The SQL syntax error is withheld by the demo's recover: transient policy; the dropped
     # database connection is recovered and succeeds.
     assert ("skipped_policy", "deterministic") in results
-    classes = {row["name"]: row["class"] for row in first.failed_tasks}
+    classes = {row.name: row.klass for row in first.failed_tasks}
     assert classes == {"aggregate": "deterministic", "load_orders": "transient", "build_features": "transient"}
-    assert sum(1 for r in first.recoveries if r["result"] == "triggered") == 2
+    assert sum(1 for r in first.recoveries if r.result == "triggered") == 2
     # Only the two safe candidates were recovered; feature_build twice (its first recovery fails again).
     executes = [c for c in result.calls if c.method == "POST" and "executors/execute" in c.path]
     assert sorted(c.params["processInstanceId"] for c in executes) == sorted(
-        [str(r["instance_id"]) for rep in result.reports for r in rep.recoveries if r["result"] == "triggered"]
+        [str(r.instance_id) for rep in result.reports for r in rep.recoveries if r.result == "triggered"]
     )
     assert len(executes) == 3
     assert any(rep.missed_runs for rep in result.reports)
@@ -56,7 +56,7 @@ def test_demo_detects_recovers_guards_and_notifies():
         assert expected in text, expected
     assert "demo-token" not in text
     # The silence hides the systemic weekly_report for two sweeps; at its end the still-open incident goes out.
-    assert {row["event"] for row in first.silenced} == {"failure_detected", "threshold_exceeded"}
+    assert {row.event for row in first.silenced} == {"failure_detected", "threshold_exceeded"}
     assert "held by silence demo0001" in text
     assert "$ python main.py explain data-platform/daily_etl_job" in text
     assert "Recovery of instance #" in text

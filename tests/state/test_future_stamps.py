@@ -37,7 +37,7 @@ def test_a_failure_after_the_clock_stepped_back_is_detected(make_ds_sim, tmp_pat
     sim.add_instance(code, state="FAILURE", start_time=NOW - minutes(10), end_time=NOW - minutes(5))
     report = monitor.sweep(NOW)
     monitor.close()
-    assert [row["instance_id"] for row in report.failed_instances], report.definitions_skipped_by_schedule
+    assert [row.instance_id for row in report.failed_instances], report.definitions_skipped_by_schedule
 
 
 def test_the_store_warns_once_per_file_saved_in_the_future(tmp_path):
