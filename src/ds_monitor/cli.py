@@ -25,6 +25,7 @@ from ds_monitor.config import LOG_LEVELS, LoadedConfig, load_config
 from ds_monitor.ds.dialect import SUPPORTED_VERSIONS
 from ds_monitor.errors import INTERNAL_ERROR_EXIT, ConfigError, MonitorError, ReportedFailure
 from ds_monitor.logging_setup import setup_logging
+from ds_monitor.notify.validation import validate_notification_config
 from ds_monitor.redaction import mask_url, redact
 from ds_monitor.sweep import render
 
@@ -73,6 +74,7 @@ def load(*, need_token: bool = False, log_file: bool = True, stream=None) -> Loa
     """Load the configuration and set up logging for the current command."""
     opts = click.get_current_context().find_object(Options)
     loaded = load_config(opts.config_path)
+    validate_notification_config(loaded.config.notification)
     if need_token:
         loaded.require_token()
     cfg = loaded.config

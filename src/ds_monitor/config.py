@@ -2,7 +2,8 @@
 
 The file format is the seed tool's (``dolphinscheduler``, ``monitor``, ``retry``, ``projects``,
 ``logging``, ``notification`` sections), so an existing ``config/config.yaml`` and ``.env`` keep
-working. Every value is typed and validated here; errors name the key, variable or file.
+working. Every value is typed and validated here; errors name the key, variable or file. The channels'
+own rules (webhook shapes, routes) are checked by ``notify.validation``: the settings never import the senders.
 """
 
 from __future__ import annotations
@@ -845,9 +846,16 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
 }
 
 
-def _is_clock_time(text: str) -> bool:
-    from ds_monitor.digest import parse_at
+def parse_at(text: str) -> tuple[int, int]:
+    """``notification.digest.at``: ``"09:00"`` -> (9, 0); ValueError otherwise."""
+    hour, _, minute = text.strip().partition(":")
+    value = (int(hour), int(minute))
+    if not (0 <= value[0] <= 23 and 0 <= value[1] <= 59) or len(minute) != 2:
+        raise ValueError(text)
+    return value
 
+
+def _is_clock_time(text: str) -> bool:
     try:
         parse_at(text)
     except ValueError:
@@ -879,9 +887,60 @@ def _validate(config: Config, sources: dict[str, str]) -> None:
             if value is not None and not check(value):
                 named = f"notification.{instance.kind}[{instance.name}].{key[len(prefix):]}"
                 raise ConfigError(f"{named}: must be {expected}, got {mask_value(key, value)}")
-    from ds_monitor.notify import validate_notification_config
+    # The channels' own rules (webhook shapes, routes) need the senders' knowledge: the notify package
+    # checks them (notify.validation), so loading the settings never imports the senders.
+    _validate_coordination(config.coordination, sources)
 
-    validate_notification_config(config.notification)
-    from ds_monitor.coordination import validate_coordination_config
 
-    validate_coordination_config(config.coordination, sources)
+def _validate_coordination(cfg: CoordinationConfig, sources: Mapping[str, str]) -> None:
+    """``config check`` and every command: hosts and root are usable, or one line naming the key."""
+    zk = cfg.zookeeper
+    problem = _root_problem(zk.root)
+    if problem:
+        key = "coordination.zookeeper.root"
+        raise ConfigError(f"{key}{_env_origin(sources, key)}: {problem}")
+    if cfg.backend != "zookeeper" and not zk.hosts:
+        return
+    key = "coordination.zookeeper.hosts"
+    if not zk.hosts.strip():
+        raise ConfigError(
+            f"{key}{_env_origin(sources, key)}: empty, but coordination.backend is zookeeper; "
+            "set it to host:port[,host:port...] (DS's own registry works), e.g. zk1:2181,zk2:2181"
+        )
+    problem = _hosts_problem(zk.hosts)
+    if problem:
+        raise ConfigError(f"{key}{_env_origin(sources, key)}: {problem}")
+
+
+def _env_origin(sources: Mapping[str, str], key: str) -> str:
+    source = sources.get(key, "default")
+    return f" (environment variable {source[4:]})" if source.startswith("env:") else ""
+
+
+def _root_problem(root: str) -> str | None:
+    if not root.startswith("/") or root == "/":
+        return f"must be an absolute ZooKeeper path below / such as /ds-monitor, got {root!r}"
+    if root.endswith("/") or "//" in root:
+        return f"must not end with / or contain //, got {root!r}"
+    parts = root.split("/")[1:]
+    if any(part in (".", "..") or part == "zookeeper" and i == 0 for i, part in enumerate(parts)):
+        return f"{root!r} is reserved by ZooKeeper or relative"
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in root):
+        return "contains control characters"
+    return None
+
+
+def _hosts_problem(hosts: str) -> str | None:
+    if "/" in hosts:
+        return "a chroot suffix is not supported; put the path in coordination.zookeeper.root instead"
+    for item in hosts.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not item.strip():
+            return f"empty entry in {hosts!r}"
+        if not sep:
+            host, port = item.strip(), "2181"
+        if not host or " " in host:
+            return f"{item.strip()!r} is not host:port"
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            return f"{item.strip()!r}: the port must be a number from 1 to 65535"
+    return None

@@ -26,15 +26,15 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, LockTimeout
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
 
-from ds_monitor.config import CoordinationConfig, ZooKeeperConfig
-from ds_monitor.errors import ConfigError, CoordinationError, NotLeader
+from ds_monitor.config import ZooKeeperConfig
+from ds_monitor.errors import CoordinationError, NotLeader
 
 log = logging.getLogger("ds_monitor.coordination")
 # kazoo logs every reconnect attempt as a warning (one a second while ZooKeeper is down); the
@@ -46,62 +46,6 @@ LEADER = "leader"  # child of root: the election's contender nodes
 STATE = "state"  # child of root: one node per state document (zkstore)
 
 SINGLE, LEADER_ROLE, STANDBY = "single", "leader", "standby"
-
-
-# -- configuration ----------------------------------------------------------------------------------
-
-
-def validate_coordination_config(cfg: CoordinationConfig, sources: Mapping[str, str]) -> None:
-    """``config check`` and every command: hosts and root are usable, or one line naming the key."""
-    zk = cfg.zookeeper
-    problem = _root_problem(zk.root)
-    if problem:
-        raise ConfigError(f"coordination.zookeeper.root{_origin(sources, 'coordination.zookeeper.root')}: {problem}")
-    if cfg.backend != "zookeeper" and not zk.hosts:
-        return
-    key = "coordination.zookeeper.hosts"
-    if not zk.hosts.strip():
-        raise ConfigError(
-            f"{key}{_origin(sources, key)}: empty, but coordination.backend is zookeeper; "
-            "set it to host:port[,host:port...] (DS's own registry works), e.g. zk1:2181,zk2:2181"
-        )
-    problem = _hosts_problem(zk.hosts)
-    if problem:
-        raise ConfigError(f"{key}{_origin(sources, key)}: {problem}")
-
-
-def _origin(sources: Mapping[str, str], key: str) -> str:
-    source = sources.get(key, "default")
-    return f" (environment variable {source[4:]})" if source.startswith("env:") else ""
-
-
-def _root_problem(root: str) -> str | None:
-    if not root.startswith("/") or root == "/":
-        return f"must be an absolute ZooKeeper path below / such as /ds-monitor, got {root!r}"
-    if root.endswith("/") or "//" in root:
-        return f"must not end with / or contain //, got {root!r}"
-    parts = root.split("/")[1:]
-    if any(part in (".", "..") or part == "zookeeper" and i == 0 for i, part in enumerate(parts)):
-        return f"{root!r} is reserved by ZooKeeper or relative"
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in root):
-        return "contains control characters"
-    return None
-
-
-def _hosts_problem(hosts: str) -> str | None:
-    if "/" in hosts:
-        return "a chroot suffix is not supported; put the path in coordination.zookeeper.root instead"
-    for item in hosts.split(","):
-        host, sep, port = item.strip().rpartition(":")
-        if not item.strip():
-            return f"empty entry in {hosts!r}"
-        if not sep:
-            host, port = item.strip(), "2181"
-        if not host or " " in host:
-            return f"{item.strip()!r} is not host:port"
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            return f"{item.strip()!r}: the port must be a number from 1 to 65535"
-    return None
 
 
 # -- the replica's membership -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ds_monitor.config import DigestConfig
+from ds_monitor.config import DigestConfig, parse_at
 from ds_monitor.notify.events import Event
 from ds_monitor.timestamps import parse_stamp
 
@@ -110,15 +110,6 @@ def build(state: dict, day: str, now: datetime) -> Event:
         ("DS calls", str(totals["ds_calls"])),
     )
     return Event(kind="digest", fire_time=now, detail=f"daily digest for {day}", facts=facts)
-
-
-def parse_at(text: str) -> tuple[int, int]:
-    """``"09:00"`` -> (9, 0); ValueError otherwise."""
-    hour, _, minute = text.strip().partition(":")
-    value = (int(hour), int(minute))
-    if not (0 <= value[0] <= 23 and 0 <= value[1] <= 59) or len(minute) != 2:
-        raise ValueError(text)
-    return value
 
 
 def _normalise(state: dict) -> dict:

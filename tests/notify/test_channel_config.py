@@ -4,10 +4,14 @@ import pytest
 
 from ds_monitor.config import load_config
 from ds_monitor.errors import ConfigError
+from ds_monitor.notify.validation import validate_notification_config
 
 
 def load(env):
-    return load_config(None, environ=env, dotenv_path=None)
+    """What every command does: load the settings, then the notify package checks the channels."""
+    loaded = load_config(None, environ=env, dotenv_path=None)
+    validate_notification_config(loaded.config.notification)
+    return loaded
 
 
 def test_webhook_url_and_secret_are_masked_and_collected():

@@ -10,6 +10,7 @@ from ds_monitor.errors import ConfigError
 from ds_monitor.notify import build_senders
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.routes import channels_for, declared_channels, describe, route
+from ds_monitor.notify.validation import validate_notification_config
 from tests.notify.conftest import T0, TOKEN
 from tests.notify.dispatch import Manager
 from tests.notify.doubles.dingtalk import DingTalkDouble, Robot
@@ -169,7 +170,8 @@ def test_bad_routes_and_entries_name_the_key(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
-        load_config(str(path), environ={}, dotenv_path=None)
+        # as every command does: the settings load, then the notify package checks the channels
+        validate_notification_config(load_config(str(path), environ={}, dotenv_path=None).config.notification)
 
 
 def run_cli(argv, capsys):
@@ -200,3 +202,10 @@ def test_notify_test_one_named_channel(config_file, robots, capsys):
 def test_notify_test_unknown_channel_is_a_usage_error(config_file, capsys):
     code, out = run_cli(["notify", "test", "-c", str(config_file), "--channel", "team-c"], capsys)
     assert code == 2 and "--channel team-c: no enabled channel of that name (enabled: team-a, team-b)" in out.err
+
+
+def test_config_check_reports_a_bad_route_as_a_config_error(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(ROUTE + "{channels: [nobody]}", encoding="utf-8")
+    code, out = run_cli(["config", "check", "-c", str(path)], capsys)
+    assert code == 2 and "notification.routes[0].channels: no channel named 'nobody'" in out.err

@@ -1,4 +1,5 @@
-"""Checks of the ``notification`` section that need channel knowledge; the config loader calls them.
+"""Checks of the ``notification`` section that need channel knowledge; every command runs them right after
+loading the config (``cli.load``), which itself never imports the senders.
 
 Each problem is a ConfigError naming the key; a webhook URL or secret is never echoed.
 """

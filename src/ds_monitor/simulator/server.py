@@ -13,13 +13,27 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import CONTEXT_PATH, Request, Response
+from .api import CONTEXT_PATH, Api, Request, Response
+from .faults import FaultPlan, RateLimiter
 
-if TYPE_CHECKING:
-    from .double import DSSimulator
+
+class Served(Protocol):
+    """What the HTTP side needs of the simulator (``DSSimulator``), so the server never imports it back."""
+
+    api: Api
+    faults: FaultPlan
+    rate_limiter: RateLimiter
+    rate_limit_qps: float | None
+    latency: float
+    auto_master: bool
+    stopping: threading.Event
+
+    def record(self, method: str, path: str, params: dict[str, str]) -> RecordedCall: ...
+
+    def master_pickup(self) -> int: ...
 
 
 @dataclass
@@ -43,7 +57,7 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], simulator: DSSimulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Served) -> None:
         self.simulator = simulator
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
