@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import _RULES, load_config
 from ds_monitor.errors import ConfigError
 
@@ -71,13 +68,7 @@ def test_a_dotenv_file_that_is_not_utf8_is_named(tmp_path):
         load_config(None, environ={}, dotenv_path=str(dotenv))
 
 
-def test_config_check_exits_2_for_an_infinite_window(tmp_path, monkeypatch, capsys):
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_TIME_WINDOW_HOURS", "inf")
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        main(["config", "check"])
-    out = capsys.readouterr()
-    assert exited.value.code == 2
-    assert "DS_TIME_WINDOW_HOURS" in out.err and "configuration OK" not in out.out
+def test_config_check_exits_2_for_an_infinite_window(run_cli):
+    result = run_cli("config", "check", env={"DS_TIME_WINDOW_HOURS": "inf"})
+    assert result.exit_code == 2
+    assert "DS_TIME_WINDOW_HOURS" in result.stderr and "configuration OK" not in result.stdout

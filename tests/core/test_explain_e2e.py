@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.ds.models import FAILURE, SUCCESS
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 
 @pytest.fixture
-def estate(make_ds_sim, tmp_path, monkeypatch, capsys):
+def estate(make_ds_sim, tmp_path, run_cli):
     sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
     project = sim.add_project("data-platform")
     etl = sim.add_definition(project, "daily_etl_job")
@@ -26,18 +24,11 @@ def estate(make_ds_sim, tmp_path, monkeypatch, capsys):
     sweep = make_monitor(make_config(sim, tmp_path), senders=[RecordingSender()]).sweep(NOW)
     assert sweep.ok, sweep.error
 
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_API_URL", sim.url)
-    monkeypatch.setenv("DS_TOKEN", TOKEN)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
+    env = {"DS_API_URL": sim.url, "DS_TOKEN": TOKEN, "DS_STATE_DIR": str(tmp_path)}
 
     def run(*argv):
-        with pytest.raises(SystemExit) as exited:
-            main(list(argv), clock=lambda: NOW + minutes(5))
-        out = capsys.readouterr()
-        return exited.value.code, out.out, out.err
+        result = run_cli(*argv, env=env, clock=lambda: NOW + minutes(5))
+        return result.exit_code, result.stdout, result.stderr
 
     return sim, etl, failed, run
 

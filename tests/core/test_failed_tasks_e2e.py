@@ -162,11 +162,7 @@ def test_backoff_waits_after_a_failed_attempt_then_recovers(sim, tmp_path):
     assert task_calls(sim) == 4  # each failed attempt read once: 2 x (task list + log)
 
 
-def test_explain_names_the_failure_class_and_the_policy_rule(sim, tmp_path, monkeypatch, capsys):
-    import os
-
-    from ds_monitor.cli import main
-
+def test_explain_names_the_failure_class_and_the_policy_rule(sim, tmp_path, run_cli):
     project = sim.add_project("data-platform")
     failing(sim, project, "daily_etl_job", SQL_SYNTAX)
     (tmp_path / "config.yaml").write_text(
@@ -174,17 +170,12 @@ def test_explain_names_the_failure_class_and_the_policy_rule(sim, tmp_path, monk
     )
     policy = {"policy": {"workflows": {"data-platform/*": {"recover": "transient"}}}}
     assert monitor_for(sim, tmp_path, recovery=policy, senders=[RecordingSender()]).sweep(NOW).ok
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_API_URL", sim.url)
-    monkeypatch.setenv("DS_TOKEN", TOKEN)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
+    env = {"DS_API_URL": sim.url, "DS_TOKEN": TOKEN, "DS_STATE_DIR": str(tmp_path)}
 
-    with pytest.raises(SystemExit) as exited:
-        main(["-c", "config.yaml", "explain", "data-platform/daily_etl_job"], clock=lambda: NOW + minutes(1))
+    later = NOW + minutes(1)
+    result = run_cli("-c", "config.yaml", "explain", "data-platform/daily_etl_job", env=env, clock=lambda: later)
 
-    out = capsys.readouterr().out
-    assert exited.value.code == 0
+    out = result.stdout
+    assert result.exit_code == 0
     assert "  Failure class: deterministic: ERROR 1064 (42000): You have an error in your SQL syntax" in out
     assert "Recovery policy rule data-platform/*: recover transient." in out

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.state import RECOVERY
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
@@ -98,25 +97,23 @@ def test_no_readable_project_fails_the_sweep(estate, tmp_path):
     assert len(report.unreadable_projects) == 3
 
 
-def test_check_exits_1_when_a_project_cannot_be_read_and_reports_it(estate, tmp_path, monkeypatch, capsys):
+def test_check_exits_1_when_a_project_cannot_be_read_and_reports_it(estate, tmp_path, run_cli):
     sim, failures = estate
     broken_code, _ = failures["broken"]
     sim.inject("http_500", path_contains=f"projects/{broken_code}/process-instances", times=None)
-    for name in [k for k in __import__("os").environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DS_API_URL", sim.url)
-    monkeypatch.setenv("DS_TOKEN", TOKEN)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("DS_LOGGING__FILE", "")
-    monkeypatch.setenv("DS_AUTO_RECOVERY", "false")
+    env = {
+        "DS_API_URL": sim.url,
+        "DS_TOKEN": TOKEN,
+        "DS_STATE_DIR": str(tmp_path),
+        "DS_LOGGING__FILE": "",
+        "DS_AUTO_RECOVERY": "false",
+    }
 
-    with pytest.raises(SystemExit) as exited:
-        main(["check", "--json"], clock=lambda: NOW)
+    result = run_cli("check", "--json", env=env, clock=lambda: NOW)
 
-    out = capsys.readouterr().out
-    assert exited.value.code == 1
-    report = json.loads(out)
+    assert result.exit_code == 1
+    assert "error:" not in result.stderr  # the report says what failed; no line is added
+    report = json.loads(result.stdout)
     assert [row["name"] for row in report["unreadable_projects"]] == ["broken"]
     assert len(report["failed_instances"]) == 2
 

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.sweep.report import SilencedRow
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
@@ -17,18 +15,12 @@ EXECUTE = "executors/execute"
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
+def cli(tmp_path, run_cli):
     """Run a CLI command in-process at a given time on the test's state_dir; returns (exit code, stdout, stderr)."""
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
 
     def run(argv, at):
-        with pytest.raises(SystemExit) as exited:
-            main(argv, clock=lambda: at)
-        out = capsys.readouterr()
-        return exited.value.code, out.out, out.err
+        result = run_cli(*argv, env={"DS_STATE_DIR": str(tmp_path)}, clock=lambda: at)
+        return result.exit_code, result.stdout, result.stderr
 
     return run
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import load_config
 from ds_monitor.errors import ConfigError
 from tests.core.e2e import NOW, TOKEN
@@ -30,17 +27,14 @@ def test_inner_whitespace_or_control_characters_name_ds_token(value):
     assert "abc" not in message and raised.value.exit_code == 2
 
 
-def test_a_token_from_a_file_with_a_trailing_newline_reaches_ds(make_ds_sim, tmp_path, monkeypatch, capsys):
+def test_a_token_from_a_file_with_a_trailing_newline_reaches_ds(make_ds_sim, tmp_path, run_cli):
     sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
     sim.add_definition(sim.add_project("p"), "wf")
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
     (tmp_path / "config.yaml").write_text(f"dolphinscheduler:\n  token: |\n    {TOKEN}\n", encoding="utf-8")
-    monkeypatch.setenv("DS_API_URL", sim.url + "  ")
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DS_LOGGING__FILE", str(tmp_path / "monitor.log"))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        main(["check", "-c", str(tmp_path / "config.yaml")], clock=lambda: NOW)
-    out = capsys.readouterr()
-    assert exited.value.code == 0, out.out + out.err
+    env = {
+        "DS_API_URL": sim.url + "  ",
+        "DS_STATE_DIR": str(tmp_path / "state"),
+        "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
+    }
+    result = run_cli("check", "-c", str(tmp_path / "config.yaml"), env=env, clock=lambda: NOW)
+    assert result.exit_code == 0, result.stdout + result.stderr

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import load_config
 from ds_monitor.ds.client import DSClient
 from ds_monitor.logging_setup import redact, setup_logging
@@ -66,17 +64,11 @@ def test_config_values_startup_line_log_file_and_links_hide_the_password(make_ds
     client.close()
 
 
-def test_config_check_prints_no_password(make_ds_sim, tmp_path, monkeypatch, capsys):
+def test_config_check_prints_no_password(make_ds_sim, run_cli):
     sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
     sim.add_project("p")
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_API_URL", with_userinfo(sim.url))
-    monkeypatch.setenv("DS_TOKEN", TOKEN)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        main(["config", "check"], clock=lambda: NOW)
-    out = capsys.readouterr()
-    assert exited.value.code == 0, out
-    assert "http://***@127.0.0.1" in out.out
-    assert PASSWORD not in out.out + out.err
+    env = {"DS_API_URL": with_userinfo(sim.url), "DS_TOKEN": TOKEN}
+    result = run_cli("config", "check", env=env, clock=lambda: NOW)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "http://***@127.0.0.1" in result.stdout
+    assert PASSWORD not in result.stdout + result.stderr

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import ProjectSelection
 from ds_monitor.http_endpoint import Health
 from ds_monitor.monitor import describe_failure_reason
@@ -65,20 +63,17 @@ def test_an_empty_project_watched_whole_is_something(sim, tmp_path):
 
 
 @pytest.mark.parametrize("command", [["config", "check"], ["check"]])
-def test_config_check_and_check_exit_1(sim, tmp_path, monkeypatch, capsys, command):
+def test_config_check_and_check_exit_1(sim, tmp_path, run_cli, command):
     sim.add_project("data-platform")
     config = tmp_path / "config.yaml"
     config.write_text("projects: [data-platfrom]\n", encoding="utf-8")
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_API_URL", sim.url)
-    monkeypatch.setenv("DS_TOKEN", TOKEN)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DS_LOGGING__FILE", str(tmp_path / "monitor.log"))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        main([*command, "-c", str(config)], clock=lambda: NOW)
-    out = capsys.readouterr()
-    assert exited.value.code == 1, out
-    assert "watching nothing" in out.out + out.err
-    assert "configuration OK" not in out.out
+    env = {
+        "DS_API_URL": sim.url,
+        "DS_TOKEN": TOKEN,
+        "DS_STATE_DIR": str(tmp_path / "state"),
+        "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
+    }
+    result = run_cli(*command, "-c", str(config), env=env, clock=lambda: NOW)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "watching nothing" in result.stdout + result.stderr
+    assert "configuration OK" not in result.stdout

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeComConfig
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.notify.manager import build_senders
@@ -56,7 +54,7 @@ def notification_config(dingtalk, wecom, smtp) -> NotificationConfig:
 
 
 def test_thirty_failures_one_message_per_channel_then_rate_limited_and_status_agrees(
-    make_ds_sim, tmp_path, channels, monkeypatch, capsys
+    make_ds_sim, tmp_path, channels, run_cli
 ):
     dingtalk, wecom, smtp = channels
     sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
@@ -100,17 +98,11 @@ def test_thirty_failures_one_message_per_channel_then_rate_limited_and_status_ag
 
     # status in-process on the sweeps' clock: a subprocess would read the real clock, and the
     # rate window (24 h from NOW) would be empty on any other day.
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        main(["status", "--json"], clock=lambda: now)
-    result = capsys.readouterr()
-    assert exited.value.code == 0, result.err
-    rows = {row["key"]: row for row in json.loads(result.out)["rate_limit"]}
+    result = run_cli("status", "--json", env={"DS_STATE_DIR": str(tmp_path)}, clock=lambda: now)
+    assert result.exit_code == 0, result.stderr
+    rows = {row["key"]: row for row in json.loads(result.stdout)["rate_limit"]}
     assert set(rows) == {f"def:{code}" for code in definitions}
     assert [rows[f"def:{code}"]["sent_in_window"] for code in definitions] == [6, 6, 6]
     assert all(rows[f"def:{code}"]["suppressed"] > 0 for code in definitions)
     for secret in (SECRET, ROBOT_TOKEN, WECOM_KEY):
-        assert secret not in result.out
+        assert secret not in result.stdout

@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import Route, load_config
 from ds_monitor.errors import ConfigError
 from ds_monitor.notify import build_senders
@@ -174,38 +173,30 @@ def test_bad_routes_and_entries_name_the_key(tmp_path, text, message):
         validate_notification_config(load_config(str(path), environ={}, dotenv_path=None).config.notification)
 
 
-def run_cli(argv, capsys):
-    try:
-        main(argv, clock=lambda: T0)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, capsys.readouterr()
+def test_config_check_prints_the_channels_and_the_routing_table(config_file, run_cli):
+    result = run_cli("config", "check", "-c", str(config_file), clock=lambda: T0)
+    assert result.exit_code == 0
+    assert "channels: team-a (dingtalk), team-b (dingtalk)" in result.stdout
+    assert "  1. project finance* -> team-a; stop\n" in result.stdout
+    assert "  2. event monitor_unhealthy -> team-a, team-b; continue\n" in result.stdout
+    assert "  4. no route matched -> every channel\n" in result.stdout
+    assert TOKEN not in result.stdout and TOKEN_B not in result.stdout
 
 
-def test_config_check_prints_the_channels_and_the_routing_table(config_file, capsys):
-    code, out = run_cli(["config", "check", "-c", str(config_file)], capsys)
-    assert code == 0
-    assert "channels: team-a (dingtalk), team-b (dingtalk)" in out.out
-    assert "  1. project finance* -> team-a; stop\n" in out.out
-    assert "  2. event monitor_unhealthy -> team-a, team-b; continue\n" in out.out
-    assert "  4. no route matched -> every channel\n" in out.out
-    assert TOKEN not in out.out and TOKEN_B not in out.out
-
-
-def test_notify_test_one_named_channel(config_file, robots, capsys):
-    code, out = run_cli(["notify", "test", "-c", str(config_file), "--channel", "team-b"], capsys)
-    assert code == 0 and out.out.strip() == "team-b: sent"
+def test_notify_test_one_named_channel(config_file, robots, run_cli):
+    result = run_cli("notify", "test", "-c", str(config_file), "--channel", "team-b", clock=lambda: T0)
+    assert result.exit_code == 0 and result.stdout.strip() == "team-b: sent"
     assert len(robots.requests) == 1 and TOKEN_B in robots.requests[0].raw_query
 
 
-def test_notify_test_unknown_channel_is_a_usage_error(config_file, capsys):
-    code, out = run_cli(["notify", "test", "-c", str(config_file), "--channel", "team-c"], capsys)
-    assert code == 2 and "--channel team-c: no enabled channel of that name (enabled: team-a, team-b)" in out.err
+def test_notify_test_unknown_channel_is_a_usage_error(config_file, run_cli):
+    result = run_cli("notify", "test", "-c", str(config_file), "--channel", "team-c", clock=lambda: T0)
+    assert result.exit_code == 2
+    assert "--channel team-c: no enabled channel of that name (enabled: team-a, team-b)" in result.stderr
 
 
-def test_config_check_reports_a_bad_route_as_a_config_error(tmp_path, capsys):
+def test_config_check_reports_a_bad_route_as_a_config_error(tmp_path, run_cli):
     path = tmp_path / "c.yaml"
     path.write_text(ROUTE + "{channels: [nobody]}", encoding="utf-8")
-    code, out = run_cli(["config", "check", "-c", str(path)], capsys)
-    assert code == 2 and "notification.routes[0].channels: no channel named 'nobody'" in out.err
+    result = run_cli("config", "check", "-c", str(path), clock=lambda: T0)
+    assert result.exit_code == 2 and "notification.routes[0].channels: no channel named 'nobody'" in result.stderr

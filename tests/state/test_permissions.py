@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import pwd
 from pathlib import Path
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.errors import AccessError
 from ds_monitor.state import RECOVERY, StateStore
 from tests.core.e2e import NOW, TOKEN, make_config, make_monitor
@@ -35,24 +33,22 @@ def deny(monkeypatch, cls, method: str, path: Path) -> None:
 
 
 @pytest.fixture
-def cli_env(make_ds_sim, tmp_path, monkeypatch):
+def check(make_ds_sim, tmp_path, run_cli):
+    """``check()``: one ``check`` in-process against a small estate; returns (exit code, stdout + stderr)."""
     sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
     sim.add_definition(sim.add_project("p"), "wf")
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_API_URL", sim.url)
-    monkeypatch.setenv("DS_TOKEN", TOKEN)
-    monkeypatch.setenv("DS_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DS_LOGGING__FILE", str(tmp_path / "logs" / "monitor.log"))
-    monkeypatch.chdir(tmp_path)
-    return sim
+    env = {
+        "DS_API_URL": sim.url,
+        "DS_TOKEN": TOKEN,
+        "DS_STATE_DIR": str(tmp_path / "state"),
+        "DS_LOGGING__FILE": str(tmp_path / "logs" / "monitor.log"),
+    }
 
+    def run() -> tuple[int, str]:
+        result = run_cli("check", env=env, clock=lambda: NOW)
+        return result.exit_code, result.stdout + result.stderr
 
-def run_cli(capsys, *argv: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv), clock=lambda: NOW)
-    out = capsys.readouterr()
-    return exited.value.code, out.out + out.err
+    return run
 
 
 def owner_of(path: Path) -> str:
@@ -74,37 +70,37 @@ def test_an_unreadable_journal_is_never_quarantined_and_stops_the_sweep(make_ds_
     assert not list(tmp_path.glob("*.corrupt-*"))
 
 
-def test_check_exits_2_naming_the_journal_and_its_owner(cli_env, tmp_path, monkeypatch, capsys):
+def test_check_exits_2_naming_the_journal_and_its_owner(check, tmp_path, monkeypatch):
     journal = tmp_path / "state" / RECOVERY
     journal.parent.mkdir()
     journal.write_text(JOURNAL, encoding="utf-8")
     deny(monkeypatch, Path, "read_bytes", journal)
-    code, output = run_cli(capsys, "check")
+    code, output = check()
     assert code == 2, output
     assert f"error: state file {journal}: Permission denied (owner {owner_of(journal)}" in output
     assert "internal error" not in output
     assert not list(journal.parent.glob("*.corrupt-*"))
 
 
-def test_a_log_file_owned_by_someone_else_is_exit_2(cli_env, tmp_path, monkeypatch, capsys):
+def test_a_log_file_owned_by_someone_else_is_exit_2(check, tmp_path, monkeypatch):
     log_file = tmp_path / "logs" / "monitor.log"
     deny(monkeypatch, logging.FileHandler, "_open", log_file)
-    code, output = run_cli(capsys, "check")
+    code, output = check()
     assert code == 2, output
     assert f"error: logging.file {log_file}: Permission denied (owner of {log_file.parent}" in output
 
 
-def test_a_log_path_that_is_a_directory_is_exit_2(cli_env, tmp_path, monkeypatch, capsys):
+def test_a_log_path_that_is_a_directory_is_exit_2(check, tmp_path, monkeypatch):
     (tmp_path / "logs" / "monitor.log").mkdir(parents=True)
-    code, output = run_cli(capsys, "check")
+    code, output = check()
     assert code == 2, output
     assert "logging.file" in output and "monitor.log" in output and "internal error" not in output
 
 
-def test_a_state_dir_that_cannot_be_created_is_exit_2(cli_env, tmp_path, monkeypatch, capsys):
+def test_a_state_dir_that_cannot_be_created_is_exit_2(check, tmp_path, monkeypatch):
     state_dir = tmp_path / "state"
     deny(monkeypatch, Path, "mkdir", state_dir)
-    code, output = run_cli(capsys, "check")
+    code, output = check()
     assert code == 2, output
     assert f"error: state_dir {state_dir}: Permission denied (owner of {tmp_path}" in output
 

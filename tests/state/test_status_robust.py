@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 
 import pytest
 
-from ds_monitor.cli import main
 from ds_monitor.config import Config
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE
 from ds_monitor.status import collect_status, render_status
@@ -19,17 +17,11 @@ def config_for(state_dir) -> Config:
     return replace(Config(), state_dir=str(state_dir))
 
 
-def test_a_mistyped_state_dir_is_not_created(tmp_path, monkeypatch, capsys):
+def test_a_mistyped_state_dir_is_not_created(tmp_path, run_cli):
     missing = tmp_path / "lgos" / "state"
-    for name in [k for k in os.environ if k.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DS_STATE_DIR", str(missing))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        main(["status"], clock=lambda: NOW)
-    out = capsys.readouterr().out
-    assert exited.value.code == 0
-    assert f"warning: state_dir {missing} does not exist" in out
+    result = run_cli("status", env={"DS_STATE_DIR": str(missing)}, clock=lambda: NOW)
+    assert result.exit_code == 0
+    assert f"warning: state_dir {missing} does not exist" in result.stdout
     assert not (tmp_path / "lgos").exists()
 
 
