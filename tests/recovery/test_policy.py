@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,12 +94,7 @@ def test_gate():
                 now=NOW).withheld  # fmt: skip
 
 
-def test_config_check_shows_the_rule_of_each_configured_workflow(tmp_path, monkeypatch, capsys):
-    from ds_monitor.cli import main
-
-    for name in [n for n in os.environ if n.startswith("DS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def test_config_check_shows_the_rule_of_each_configured_workflow(tmp_path, run_cli):
     path = tmp_path / "config.yaml"
     path.write_text(
         "projects:\n  data-platform:\n    workflows: [daily_etl_job, sync_hourly]\n  finance: {monitor_all: true}\n"
@@ -110,11 +104,10 @@ def test_config_check_shows_the_rule_of_each_configured_workflow(tmp_path, monke
         encoding="utf-8",
     )
 
-    with pytest.raises(SystemExit) as done:
-        main(["config", "check", "-c", str(path)])
+    result = run_cli("config", "check", "-c", str(path))
 
-    out = capsys.readouterr().out
-    assert done.value.code in (0, None)
+    out = result.stdout
+    assert result.exit_code == 0, result.stderr
     assert "  data-platform/daily_etl_job -> default (recover: transient, max_attempts: 3)" in out
     assert "  data-platform/sync_hourly -> data-platform/*_hourly (recover: transient, max_attempts: 5)" in out
     assert "  finance/(every workflow) -> finance/*; by workflow name: */ledger*" in out
