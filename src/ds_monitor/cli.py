@@ -150,7 +150,7 @@ def _check_selection_against_ds(loaded: LoadedConfig) -> None:
     """Report configured project/workflow names that match nothing in DS; DS trouble is only a note."""
     from ds_monitor.ds.client import DSClient
     from ds_monitor.errors import DSError, WatchingNothing
-    from ds_monitor.monitor import select_definitions, select_projects, watching_nothing
+    from ds_monitor.sweep.select import select_definitions, select_projects, watching_nothing
 
     cfg = loaded.config
     try:

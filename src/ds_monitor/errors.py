@@ -12,6 +12,13 @@ from __future__ import annotations
 
 # The exit code of an exception outside this family (a bug), as of any failed run.
 INTERNAL_ERROR_EXIT = 1
+# The failure reason of a sweep that met a bug of ours rather than trouble with DS.
+INTERNAL_ERROR = "internal error"
+
+
+def describe_bug(err: BaseException) -> str:
+    """One line for an exception outside the family: ``internal error (KeyError): 'x'``."""
+    return f"{INTERNAL_ERROR} ({type(err).__name__}): {err}"
 
 
 class MonitorError(Exception):
@@ -116,3 +123,7 @@ class NotLeader(CoordinationError):
     Raised before a state write, a DS action or a send; never caught as a DS error, so a deposed
     leader's sweep stops instead of acting.
     """
+
+
+class SweepInterrupted(Exception):
+    """Shutdown was requested mid-sweep; raised between steps, after state of finished steps is saved."""

@@ -57,7 +57,7 @@ class ProjectFacts:
 
 def explain_target(client, config: Config, files: dict[str, dict], target: str, now: datetime) -> list[dict]:
     """Read what ``target`` (``PROJECT[/WORKFLOW]``) needs from DS and explain it; see the module doc."""
-    from ds_monitor.monitor import select_definitions, select_projects
+    from ds_monitor.sweep.select import select_definitions, select_projects
 
     projects = client.list_projects()
     project, workflow = resolve(target, projects)

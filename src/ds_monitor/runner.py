@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 from ds_monitor import __version__
 from ds_monitor.config import Config, LoadedConfig
-from ds_monitor.errors import CoordinationError, MonitorError, ReportedFailure
-from ds_monitor.monitor import INTERNAL_ERROR, Monitor, describe_failure_reason
+from ds_monitor.errors import INTERNAL_ERROR, CoordinationError, MonitorError, ReportedFailure, describe_bug
+from ds_monitor.monitor import Monitor
 from ds_monitor.redaction import mask_url
 from ds_monitor.state import exclusive_run
 from ds_monitor.sweep import render
+from ds_monitor.sweep.health import describe_failure_reason
 from ds_monitor.sweep.report import SweepReport
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class Runner:
             return SweepReport(
                 started_at=now,
                 finished_at=self.clock(),
-                error=f"{INTERNAL_ERROR} ({type(err).__name__}): {err}",
+                error=describe_bug(err),
                 error_reason=INTERNAL_ERROR,
             )
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ds_monitor import __version__
+from ds_monitor.sweep.report import SweepReport
 
 # A sweep runs from well under a second (everything skipped by schedule) up to monitor.timeout
 # (300 s by default); the buckets cover that range with the resolution an operator alerts on.
@@ -98,6 +99,20 @@ class MonitorMetrics:
             self._last_success.set(self._clock())
         else:
             self._failed_streak.inc()
+
+    def sweep_report(self, report: SweepReport, *, seconds: float) -> None:
+        """Count one sweep from its report: outcome, duration, and each row by its label."""
+        self.sweep_finished(ok=report.ok, seconds=seconds)
+        if report.error_reason:
+            self.sweep_error(report.error_reason)
+        for row in report.unreadable_projects:
+            self.project_unreadable(row.name)
+        self.failures_detected(len(report.failed_instances))
+        self.calls_saved(report.api.get("saved_by_schedule", 0))
+        for row in report.recoveries:
+            self.recovery(row.result)
+        for row in report.notifications:
+            self.notification(row.channel, row.result)
 
     def sweep_error(self, reason: str) -> None:
         """Count one failed sweep under its reason (``"internal error"`` becomes ``internal_error``)."""

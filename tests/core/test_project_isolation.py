@@ -127,20 +127,20 @@ def test_a_bug_in_one_sweep_is_reported_and_the_next_sweep_goes_on_with_intact_s
     assert first.ok
     journal_before = monitor.store.load(RECOVERY)
 
-    import ds_monitor.monitor as monitor_module
+    import ds_monitor.sweep.triage as triage_module
 
     def planted_bug(*args, **kwargs):
         raise RuntimeError("planted bug")
 
-    real_triage = monitor_module.triage
-    monkeypatch.setattr(monitor_module, "triage", planted_bug)
+    real_triage = triage_module.triage
+    monkeypatch.setattr(triage_module, "triage", planted_bug)
     broken = monitor.sweep(NOW + minutes(1))
     assert not broken.ok
     assert broken.error == "internal error (RuntimeError): planted bug"
     assert "Traceback" in caplog.text and "planted bug" in caplog.text
     assert monitor.store.load(RECOVERY) == journal_before
 
-    monkeypatch.setattr(monitor_module, "triage", real_triage)
+    monkeypatch.setattr(triage_module, "triage", real_triage)
     later = monitor.sweep(NOW + minutes(2))
     assert later.ok, later.error
     # Nothing was recovered twice: the journal from before the bug still guards every instance.

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ds_monitor.ds.models import FAILURE, KILL, STOP, SUCCESS, Instance
-from ds_monitor.triage import triage
+from ds_monitor.sweep.triage import triage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 WINDOW = timedelta(hours=24)

@@ -8,7 +8,7 @@ import pytest
 
 from ds_monitor.config import ProjectSelection
 from ds_monitor.http_endpoint import Health
-from ds_monitor.monitor import describe_failure_reason
+from ds_monitor.sweep.health import describe_failure_reason
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ds_monitor.config import Config, LoadedConfig, MonitorConfig
-from ds_monitor.monitor import SweepReport
 from ds_monitor.runner import Runner
+from ds_monitor.sweep.report import SweepReport
 from ds_monitor.telemetry import MonitorMetrics
 from tests.core.e2e import NOW
 

@@ -13,7 +13,7 @@ The state is the content of ``notification_rate_limit.json`` (the lead's state s
      "rate": {"<rate key>": {"sent": ["<iso>", ...], "suppressed": <int>, "updated": "<iso>"}},
      "outbox": {...},      # admitted events each channel still owes (:mod:`ds_monitor.notify.outbox`)
      "transport": {...},   # owned by the pacer (notify/pacer.py)
-     "health": {...}}      # the monitor's consecutive failed sweeps (:class:`ds_monitor.monitor.SweepHealth`)
+     "health": {...}}      # the monitor's consecutive failed sweeps (:class:`ds_monitor.sweep.health.SweepHealth`)
 
 Every function takes ``now`` and returns a new dict; nothing here reads the clock or mutates its input.
 """
