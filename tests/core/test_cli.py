@@ -174,8 +174,8 @@ def test_check_json_prints_only_the_report_on_stdout(make_ds_sim, tmp_path, run_
 # -- smoke: the real entry script, as operators and init systems run it ------------------------------
 
 
-def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
+def run_main(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DS_")}, **(env or {})}
     return subprocess.run(
         [sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, timeout=60, env=env, cwd=cwd
     )
@@ -193,4 +193,15 @@ def test_main_py_exits_with_the_code(tmp_path, args, code, stream, text):
     result = run_main(*args, cwd=tmp_path)
     assert result.returncode == code, result.stderr
     assert text in getattr(result, stream)
+    assert "Traceback" not in result.stderr
+
+
+def test_run_once_exits_1_when_its_sweep_fails(make_ds_sim, tmp_path):
+    """`run --once` (a real process: the loop installs signal handlers): the failed sweep is logged,
+    the exit code says so, and no `error:` line repeats it."""
+    sim = make_ds_sim(version="3.2", token=TOKEN)
+    result = run_main("run", "--once", cwd=tmp_path, env=sim_env(sim, tmp_path, DS_TOKEN="wrong-token"))
+    assert result.returncode == 1, result.stderr
+    assert "sweep failed: DS rejected the token (HTTP 401)" in result.stderr
+    assert not any(line.startswith("error:") for line in result.stderr.splitlines())
     assert "Traceback" not in result.stderr
