@@ -298,7 +298,7 @@ def explain_command(target: str, as_json: bool) -> None:
     from ds_monitor.ds.client import DSClient
 
     loaded = load(need_token=True, log_file=False, stream=sys.stderr)
-    with command_store(loaded.config) as store:
+    with command_store(loaded.config, clock=_clock()) as store:
         files, warnings = store.snapshot(), store.warnings
     with DSClient(loaded.config.dolphinscheduler) as client:
         explanations = explain.explain_target(client, loaded.config, files, target, _now())
@@ -392,7 +392,7 @@ def silence_list(as_json: bool) -> None:
 
     loaded = load(log_file=False)
     now = _now()
-    with command_store(loaded.config) as store:
+    with command_store(loaded.config, clock=_clock()) as store:
         documents = store.snapshot()
     rows = [silences.describe(s, now) for s in silences.listing(documents.get(SILENCES, {}), now)]
     if as_json:
@@ -438,7 +438,7 @@ def state_export(file: str) -> None:
     from ds_monitor.backends import command_store, export_state, location, write_export
 
     loaded = load(log_file=False, stream=sys.stderr)
-    with command_store(loaded.config) as store:
+    with command_store(loaded.config, clock=_clock()) as store:
         data = export_state(store, _now())
     for warning in store.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -461,7 +461,7 @@ def state_import(file: str) -> None:
 
     loaded = load(log_file=False)
     documents = read_export(file)
-    with command_store(loaded.config, write=True) as store:
+    with command_store(loaded.config, write=True, clock=_clock()) as store:
         written = import_state(store, documents)
     click.echo(f"imported {', '.join(written) or 'no documents'} into {location(loaded.config)}")
 

@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from ds_monitor.app import build_monitor
-from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
 from ds_monitor.monitor import Monitor
 
@@ -38,14 +37,15 @@ def make_config(sim, state_dir, *, monitor: dict | None = None, retry: dict | No
     )
 
 
-def make_monitor(config: Config, *, senders=None, dry_run: bool = False) -> Monitor:
+def make_monitor(config: Config, *, senders=None, dry_run: bool = False, clock=lambda: NOW) -> Monitor:
     """A monitor with no retry backoff (fast tests) and, unless given, no notification channels.
 
-    Each test passes its sweeps their ``now``; the state store stamps ``saved_at`` on the host's clock.
+    Each test passes its sweeps their ``now``; the state store's clock (its ``saved_at`` stamps, and
+    what counts as saved in the future) is the tests' ``NOW`` unless given.
     """
     return build_monitor(
         config,
-        clock=utc_now,
+        clock=clock,
         senders=senders if senders is not None else [],
         dry_run=dry_run,
         retry_backoff=0.0,
