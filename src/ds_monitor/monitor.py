@@ -193,11 +193,6 @@ class Monitor:
         self.announcer.saw(listed.values(), definitions)
 
         rules = rules_of(self.config, estate)
-        self.recovery.limits = {
-            code: rule.max_attempts
-            for code, rule in rules.items()
-            if rule.max_attempts != self.config.retry.max_recovery_attempts
-        }
         memory = diagnose(
             self.client, self._pool, self.config, (inst for _, inst in found.failed), rules, recovery_state,
             announcing=bool(self.notifier.channels), secrets=self._secrets, now=now, keep_going=keep_going,
@@ -220,7 +215,7 @@ class Monitor:
             report=report,
         )
         events += withheld
-        journal, followed = follow_up(self.recovery, self.client, journal, listed, memory, make, now)
+        journal, followed = follow_up(self.recovery, self.client, journal, listed, memory, make, rules, now)
         events += followed
         return Decisions(events, found.schedule_state, journal.dump(), early)
 

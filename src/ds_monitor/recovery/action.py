@@ -111,15 +111,15 @@ class RecoveryHandler:
         self.pending_timeout = pending_timeout
         self.window = window
         self.recovery_interval = recovery_interval
-        # max_attempts per definition code where a recovery policy rule differs from ``policy``'s;
-        # set by the monitor each sweep.
-        self.limits: Mapping[int, int] = {}
         # Guards the shared journal when projects are recovered in parallel (_recover_batches).
         self._lock = threading.RLock()
 
-    def _policy(self, definition_code: int) -> RecoveryPolicy:
-        limit = self.limits.get(definition_code)
-        return self.policy if limit is None else replace(self.policy, max_attempts=limit)
+    def _policy(self, definition_code: int, rules: Mapping[int, Rule]) -> RecoveryPolicy:
+        """``policy`` with the attempt limit of the definition's recovery policy rule, if it has one."""
+        rule = rules.get(definition_code)
+        if rule is None or rule.max_attempts == self.policy.max_attempts:
+            return self.policy
+        return replace(self.policy, max_attempts=rule.max_attempts)
 
     def _ds_version(self) -> str:
         return str(getattr(self.client, "version", "") or "")
@@ -155,7 +155,7 @@ class RecoveryHandler:
         for project_code, candidates in candidates_by_project.items():
             passed, held = hold_back(
                 project_code, candidates, journal, rules=rules, diagnosis_of=diagnosis_of,
-                max_attempts_of=lambda code: self._policy(code).max_attempts, now=now,
+                max_attempts_of=lambda code: self._policy(code, rules).max_attempts, now=now,
             )
             held_back.extend(held)
             if not passed:
@@ -168,7 +168,8 @@ class RecoveryHandler:
 
         online = {code: d.release_state == ONLINE for code, d in definitions.items()} if definitions else None
         outcomes, journal = self._recover_batches(
-            batches, now=now, journal=journal, definition_online=online, executor=executor, keep_going=keep_going
+            batches, now=now, journal=journal, rules=rules, definition_online=online, executor=executor,
+            keep_going=keep_going,
         )
         warnings = []
         reached = {o.instance_id for o in outcomes}
@@ -186,6 +187,7 @@ class RecoveryHandler:
         *,
         now: datetime,
         journal: Journal,
+        rules: Mapping[int, Rule],
         definition_online: Mapping[int, bool] | None,
         executor: Executor | None,
         keep_going: Callable[[], bool],
@@ -219,7 +221,7 @@ class RecoveryHandler:
                     continue
                 online = definition_online.get(candidate.definition_code) if definition_online else None
                 outcomes.append(self._recover_one(
-                    project_code, candidate, candidate.id in newer_active, online, now, journal
+                    project_code, candidate, candidate.id in newer_active, online, now, journal, rules
                 ))
             return outcomes
 
@@ -237,6 +239,7 @@ class RecoveryHandler:
         online: bool | None,
         now: datetime,
         journal: Journal,
+        rules: Mapping[int, Rule],
     ) -> RecoveryOutcome:
         def outcome(attempt: int, result: str, detail: str) -> RecoveryOutcome:
             return RecoveryOutcome(
@@ -249,7 +252,7 @@ class RecoveryHandler:
             )
 
         record = journal.get(candidate.id)
-        policy = self._policy(candidate.definition_code)
+        policy = self._policy(candidate.definition_code, rules)
         if record:
             record = self._settle(journal, record, candidate, policy)
         # The listing is seconds old: when it already rules the recovery out (pending, limit,
@@ -340,13 +343,18 @@ class RecoveryHandler:
             return None
 
     def follow_up(
-        self, get_instance: Callable[[int, int], Instance], journal: Journal, now: datetime
+        self,
+        get_instance: Callable[[int, int], Instance],
+        journal: Journal,
+        now: datetime,
+        rules: Mapping[int, Rule] | None = None,
     ) -> tuple[list[FollowUp], Journal]:
         """Re-read every recovery not yet ended; hand out each announcement once, with the new journal.
 
         The caller saves the journal only after the announcements are in the outbox: until then a
         crash leaves them in the saved one, to be handed out again.
         """
+        rules = rules or {}
         journal = journal.copy()
         for instance_id in sorted(journal.records):
             record = journal.records[instance_id]
@@ -365,7 +373,7 @@ class RecoveryHandler:
                 settle(
                     record,
                     instance,
-                    max_attempts=self._policy(record.definition_code).max_attempts,
+                    max_attempts=self._policy(record.definition_code, rules).max_attempts,
                     ds_version=self._ds_version(),
                 )
             )
@@ -373,7 +381,7 @@ class RecoveryHandler:
         follow_ups = []
         for instance_id in sorted(journal.records):
             record = journal.records[instance_id]
-            max_attempts = self._policy(record.definition_code).max_attempts
+            max_attempts = self._policy(record.definition_code, rules).max_attempts
             follow_ups.extend(
                 FollowUp(
                     instance_id=record.instance_id,

@@ -10,6 +10,7 @@ from ds_monitor.ds.protocol import DSApi
 from ds_monitor.notify import Event
 from ds_monitor.recovery.action import RecoveryHandler
 from ds_monitor.recovery.journal import Journal
+from ds_monitor.recovery.policy import Rule
 from ds_monitor.sweep.events import EventMaker
 from ds_monitor.tasks import FailureMemory
 
@@ -21,6 +22,7 @@ def follow_up(
     listed: Mapping[int, Instance],
     memory: FailureMemory,
     make: EventMaker,
+    rules: Mapping[int, Rule],
     now: datetime,
 ) -> tuple[Journal, list[Event]]:
     """The journal with each recovery's end recorded, and an event per end (or per overdue start).
@@ -32,7 +34,7 @@ def follow_up(
         # This sweep's listing is fresh enough to see how a recovery ended; older ones are re-read.
         return listed.get(instance_id) or client.get_instance(project_code, instance_id)
 
-    items, journal = handler.follow_up(get_instance, journal, now)
+    items, journal = handler.follow_up(get_instance, journal, now, rules)
     events = [
         make.follow_up(item, memory.latest(item.instance_id) if item.kind != "recovery_succeeded" else None)
         for item in items
