@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from ds_monitor.clock import utc_now
 from ds_monitor.config import Config, secret_values
 from ds_monitor.ds.protocol import DSApi
 from ds_monitor.errors import AccessError, MonitorError, SweepInterrupted, WatchingNothing, describe_bug
@@ -107,9 +106,11 @@ class Monitor:
         # This replica's role for the report; the runner updates it as leadership comes and goes.
         self.role = "single"
 
-    def sweep(self, now: datetime | None = None) -> SweepReport:
-        """One sweep. Never raises for DS trouble: the report carries ``error`` and the health event."""
-        now = now or utc_now()
+    def sweep(self, now: datetime) -> SweepReport:
+        """One sweep at ``now`` (the caller's clock: the run loop's, a command's, a test's).
+
+        Never raises for DS trouble: the report carries ``error`` and the health event.
+        """
         report = SweepReport(started_at=now, role=self.role)
         self.api_metrics.reset()
         started = self.monotonic()

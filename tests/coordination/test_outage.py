@@ -102,7 +102,7 @@ class _NeverSweeps:
         self.stop_requested = None
         self.role = "single"
 
-    def sweep(self, now=None):
+    def sweep(self, now):
         self.swept = True
         raise AssertionError("swept without a ZooKeeper session")
 
