@@ -153,8 +153,10 @@ class StuckRun:
     instance_id: int
     instance_name: str
     start_time: datetime
-    reason: str
     state: str = ""
+    # Why it is stuck, one of the two: it ran past the execution window, or the next fire arrived.
+    window: timedelta | None = None
+    next_fire: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -394,21 +396,24 @@ class ScheduleTracker:
                 continue
             if str(instance.id) in reported:
                 continue
-            reason = self._stuck_reason(instance, instance.start_time, schedule, expression, now)
-            if reason is None:
+            why = self._stuck_why(instance.start_time, schedule, expression, now)
+            if why is None:
                 continue
+            window, next_fire = why
             reported[str(instance.id)] = _iso(now)
             found.append(StuckRun(project_code=project_code, definition_code=definition.code,
                                   definition_name=definition.name, instance_id=instance.id,
                                   instance_name=instance.name, start_time=instance.start_time,
-                                  reason=reason, state=instance.state))
+                                  state=instance.state, window=window, next_fire=next_fire))
         return found
 
-    def _stuck_reason(self, instance: Instance, started: datetime, schedule: Schedule,
-                      expression: cron.CronExpression | ConfigError, now: datetime) -> str | None:
+    def _stuck_why(self, started: datetime, schedule: Schedule, expression: cron.CronExpression | ConfigError,
+                   now: datetime) -> tuple[timedelta | None, datetime | None] | None:
+        """Why a run started at ``started`` is stuck: (the execution window it ran past, None) or
+        (None, the next fire that arrived); None when it is not."""
         window = self.settings.execution_window
         if now >= _utc(started) + window:
-            return f"still {instance.state} {_minutes(window)} after its start at {_show(started)}"
+            return window, None
         if isinstance(expression, ConfigError):
             return None
         try:
@@ -416,7 +421,7 @@ class ScheduleTracker:
         except ConfigError:
             return None
         if next_fire is not None and next_fire <= now:
-            return f"still {instance.state} when the next fire {_show(next_fire)} arrived"
+            return None, next_fire
         return None
 
     # ------------------------------------------------------------------------------------------

@@ -354,8 +354,10 @@ def apply(
             if successor is not None:  # still muted by another silence: it is released with that one
                 successor.hidden.setdefault(key, entry)
                 continue
-            note = f"held by silence {silence.id} ({silence.reason}) until {silence.end.isoformat()}; still open"
-            announced.append(_with_note(hidden, note))
+            # Late because of the silence: the message says which held it, and until when.
+            announced.append(
+                replace(hidden, silence_id=silence.id, silence_reason=silence.reason, silence_end=silence.end)
+            )
         silences[index] = replace(silence, released_at=now)
         released.append(silence.id)
     # Released first: when the sweep re-creates the same event, the copy that says why it is late wins.
@@ -429,7 +431,3 @@ def _still_open(entry: dict, seen_states: dict[int, str], seen_fires: frozenset[
 def _attempt(entry: dict) -> int | None:
     return (entry.get("event") or {}).get("attempt")
 
-
-def _with_note(event: Event, note: str) -> Event:
-    detail = f"{event.detail} ({note})" if event.detail else note
-    return replace(event, detail=detail)

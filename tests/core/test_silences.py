@@ -9,6 +9,7 @@ import pytest
 from ds_monitor import silences
 from ds_monitor.ds.models import FAILURE, SUCCESS
 from ds_monitor.errors import ConfigError
+from ds_monitor.notify.builder import describe
 from ds_monitor.notify.events import Event
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -132,7 +133,7 @@ def test_end_announces_still_open_incidents_once_and_not_closed_ones():
     released = silences.apply([], hidden, after, instance_states={1: FAILURE, 2: SUCCESS})
     assert released.released == ["s1"]
     assert sorted(e.instance_id for e in released.send) == [1, 3]
-    assert all("held by silence s1 (DS upgrade)" in e.detail for e in released.send)
+    assert all("held by silence s1 (DS upgrade)" in describe(e) for e in released.send)
     again = silences.apply([], released.state, after + timedelta(minutes=1))
     assert again.send == [] and again.released == []
 

@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -48,9 +49,22 @@ def test_round_trip_through_dict_keeps_every_field():
         max_attempts=3,
         ds_error="boom",
         ui_url="http://ds/ui",
+        window=timedelta(hours=1.5),
+        next_fire=FIRE,
+        failed_sweeps=3,
+        error_reason="DS error",
+        error="boom",
+        called_at=FIRE,
+        reason="never",
+        policy="etl*",
+        evidence="ERROR 1064",
+        silence_id="s1",
+        silence_reason="upgrade",
+        silence_end=FIRE,
         detail="x",
     )
     assert Event.from_dict(event.to_dict()) == event
+    assert Event.from_dict(json.loads(json.dumps(event.to_dict()))) == event
 
 
 @pytest.mark.parametrize(

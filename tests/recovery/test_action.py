@@ -408,7 +408,6 @@ def test_v33_submitted_at_once_then_succeeded_reported_once(tmp_path):
             attempt=1,
             max_attempts=3,
             state=SUCCESS,
-            detail="ended SUCCESS",
         )
     ]
     assert follow_up(handler, ds.get_instance, state, NOW + timedelta(minutes=3))[0] == []

@@ -302,6 +302,9 @@ def test_settle(rec, instance, status, kind, unchanged):
     assert settled.status == status
     assert [a.kind for a in settled.announce] == ([kind] if kind else [])
     assert (settled is rec) == unchanged
+    # Only a call that had no answer is named: the message says DS took that call up after all.
+    called = rec.last_at if rec.status == "unknown" else None
+    assert [a.called_at for a in settled.announce] == ([called] if kind else [])
 
 
 # -- the step's guards over the listing and the journal --------------------------------------------

@@ -119,6 +119,19 @@ def test_dump_writes_the_document_it_loaded():
     assert Journal.load(document).dump() == document
 
 
+def test_a_follow_up_keeps_its_facts_and_an_older_one_its_sentence():
+    """Announcements hold facts for the builder; one an older version saved brings its sentence."""
+    late = {"kind": "recovery_triggered", "attempt": 1, "state": "RUNNING_EXECUTION", "detail": "",
+            "called_at": "2024-06-01T02:00:00+00:00"}
+    older = {"kind": "recovery_succeeded", "attempt": 1, "state": SUCCESS, "detail": "ended SUCCESS"}
+    document = {"instances": {"4711": {**raw_record("running"), "announce": [late, older]}}}
+    journal = Journal.load(document)
+    first, second = journal.get(4711).announce
+    assert first.called_at == datetime(2024, 6, 1, 2, 0, tzinfo=timezone.utc) and first.detail == ""
+    assert second.called_at is None and second.detail == "ended SUCCESS"
+    assert journal.dump() == document
+
+
 def test_missing_optional_keys_get_their_defaults():
     bare = {k: v for k, v in raw_record("pending").items() if k not in ("hold_until", "detail", "state", "announce")}
     [record] = Journal.load({"instances": {"4711": bare}}).dump()["instances"].values()

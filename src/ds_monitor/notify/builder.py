@@ -14,9 +14,9 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from ds_monitor.notify.events import Event
+from ds_monitor.notify.events import WITHHELD_NEVER, Event
 
 DINGTALK_MAX_BODY_BYTES = 20_000
 WECOM_MAX_MARKDOWN_BYTES = 4096
@@ -355,8 +355,9 @@ def _item(event: Event) -> DigestItem:
     if event.failure_class:
         evidence = f": {_value(event.failure_line)}" if event.failure_line else ""
         facts.append(("Failure class", f"{event.failure_class}{evidence}"))
-    if event.detail:
-        facts.append(("Detail", _value(event.detail)))
+    detail = describe(event)
+    if detail:
+        facts.append(("Detail", _value(detail)))
     facts.extend((label, _value(value)) for label, value in event.facts)
     if event.definition_code is None:
         heading = KIND_LABELS[event.kind]
@@ -370,6 +371,85 @@ def _item(event: Event) -> DigestItem:
         link=event.ui_url,
         tasks=tuple(_task_lines(task) for task in event.failed_tasks),
     )
+
+
+def describe(event: Event) -> str:
+    """Why the event happened, in one sentence ("" when its kind needs none): the item's "Detail"
+    line, and the ``detail`` the machine channels send. An event saved by an older version brings
+    its sentence along (``Event.detail``)."""
+    text = event.detail or _WHY.get(event.kind, _no_words)(event)
+    if event.silence_id:
+        end = event.silence_end.isoformat() if event.silence_end else ""
+        note = f"held by silence {event.silence_id} ({event.silence_reason}) until {end}; still open"
+        text = f"{text} ({note})" if text else note
+    return text
+
+
+def _no_words(event: Event) -> str:
+    return ""
+
+
+def _threshold(event: Event) -> str:
+    hours = event.window.total_seconds() / 3600 if event.window else 0
+    return f"{event.failures} failures in {hours:g} h: systemic, not recovered"
+
+
+def _missed(event: Event) -> str:
+    return f"no instance for the {event.fire_time.isoformat() if event.fire_time else ''} fire"
+
+
+def _stuck(event: Event) -> str:
+    if event.window is not None:
+        started = _short_time(event.start_time) if event.start_time else ""
+        return f"still {event.state} {_span(event.window)} after its start at {started}"
+    if event.next_fire is not None:
+        return f"still {event.state} when the next fire {_short_time(event.next_fire)} arrived"
+    return ""
+
+
+def _unhealthy(event: Event) -> str:
+    if event.failed_sweeps is None:
+        return event.error
+    return f"{event.failed_sweeps} consecutive sweeps failed ({event.error_reason}): {event.error}"
+
+
+def _triggered(event: Event) -> str:
+    if event.called_at is not None:
+        return f"DS took up the recover call of {event.called_at.isoformat()} that had no answer"
+    return f"DS accepted the recover command (attempt {event.attempt} of {event.max_attempts})"
+
+
+def _exhausted(event: Event) -> str:
+    return (
+        f"ended {event.state} after {event.attempt} of {event.max_attempts} attempts: no more automatic recovery"
+    )
+
+
+def _withheld(event: Event) -> str:
+    evidence = f" ({event.evidence})" if event.evidence else ""
+    if event.reason == WITHHELD_NEVER:
+        klass = event.failure_class or "unknown"
+        return f"{klass} failure{evidence}: policy {event.policy} says recover: never"
+    return (
+        f"deterministic failure{evidence}: a retry would fail the same way; policy {event.policy}"
+        " recovers transient failures only"
+    )
+
+
+_WHY: dict[str, Callable[[Event], str]] = {
+    "threshold_exceeded": _threshold,
+    "missed_run": _missed,
+    "stuck_running": _stuck,
+    "monitor_unhealthy": _unhealthy,
+    "monitor_recovered": lambda event: "sweeps succeed again",
+    "project_unreadable": lambda event: event.error,
+    "project_readable": lambda event: "read again",
+    "recovery_triggered": _triggered,
+    "recovery_succeeded": lambda event: f"ended {event.state}",
+    "recovery_failed": lambda event: f"ended {event.state} (attempt {event.attempt} of {event.max_attempts})",
+    "recovery_exhausted": _exhausted,
+    "recovery_withheld": _withheld,
+}
 
 
 def _task_lines(task: Mapping) -> TaskLines:
@@ -411,6 +491,18 @@ def _value(text: str) -> str:
 
 def _time(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _short_time(moment: datetime) -> str:
+    """To the minute, seconds only when there are any: how a schedule's times are written."""
+    return moment.isoformat(timespec="minutes" if moment.second == 0 and moment.microsecond == 0 else "seconds")
+
+
+def _span(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
 
 
 def _cut_chars(text: str, limit: int) -> str:

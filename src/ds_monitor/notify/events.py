@@ -3,12 +3,16 @@
 An event names its incident with a stable key, so a follow-up (the second recovery attempt, the
 recovery's success) is recognisable as the same incident, and so the same announcement is never
 made twice, across sweeps and restarts (spec section 8).
+
+An event carries facts, never sentences: why it happened is a reason code and typed fields, and
+the message builder (:func:`ds_monitor.notify.builder.describe`) alone words them. Text fields hold
+data shown as is: a DS error, an operator's silence reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ds_monitor.timestamps import read_stamp
 
@@ -38,7 +42,12 @@ MONITOR_KEY = "monitor"
 # with the monitor's own events (spec section 3).
 PROJECT_KINDS = frozenset({"project_unreadable", "project_readable"})
 
-_DATETIME_FIELDS = ("start_time", "end_time", "fire_time")
+# Why a recovery is withheld (recovery_withheld's ``reason``): the policy rule's ``recover`` mode,
+# as spelt in the configuration (recovery.policy.NEVER, TRANSIENT_ONLY).
+WITHHELD_NEVER = "never"
+WITHHELD_TRANSIENT_ONLY = "transient"
+
+_DATETIME_FIELDS = ("start_time", "end_time", "fire_time", "next_fire", "called_at", "silence_end")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,30 @@ class Event:
     failures: int | None = None
     ds_error: str = ""
     ui_url: str = ""
+    # Why, as facts for the builder to word (each used by the kinds named):
+    # threshold_exceeded: the failure window; stuck_running: the execution window it ran past.
+    window: timedelta | None = None
+    # stuck_running: the next scheduled fire that arrived while it still ran.
+    next_fire: datetime | None = None
+    # monitor_unhealthy: the failed sweeps in a row (None: announced at once, no retry can mend it),
+    # the short reason ("DS unreachable") and the sweep's error; project_unreadable: the read error.
+    failed_sweeps: int | None = None
+    error_reason: str = ""
+    error: str = ""
+    # recovery_triggered: the recover call that had no answer, which DS has now taken up.
+    called_at: datetime | None = None
+    # recovery_withheld: the rule's mode (WITHHELD_*), its pattern, and the log line that decided
+    # the failure class (the class itself is ``failure_class``, "unknown" when empty).
+    reason: str = ""
+    policy: str = ""
+    evidence: str = ""
+    # The silence that held the event back until it ended (the event is late because of it);
+    # the reason is the operator's text.
+    silence_id: str = ""
+    silence_reason: str = ""
+    silence_end: datetime | None = None
+    # The whole sentence, as an older version worded it before saving the event in the outbox
+    # or a silence; shown as is. Events made now leave it empty.
     detail: str = ""
     # Extra (label, value) lines, for the digest's figures.
     facts: tuple[tuple[str, str], ...] = ()
@@ -121,6 +154,8 @@ class Event:
         for name in _DATETIME_FIELDS:
             if data[name] is not None:
                 data[name] = data[name].isoformat()
+        if self.window is not None:
+            data["window"] = self.window.total_seconds()
         return data
 
     @classmethod
@@ -131,6 +166,8 @@ class Event:
         for name in _DATETIME_FIELDS:
             if values.get(name) is not None:
                 values[name] = read_stamp(values[name])
+        if values.get("window") is not None:
+            values["window"] = timedelta(seconds=values["window"])
         values["facts"] = tuple((str(label), str(value)) for label, value in values.get("facts") or ())
         values["failed_tasks"] = tuple(values.get("failed_tasks") or ())
         return cls(**values)

@@ -22,7 +22,7 @@ import requests
 
 from ds_monitor.config import WebhookConfig
 from ds_monitor.errors import ConfigError, NotifyError
-from ds_monitor.notify.builder import Digest, Rendered
+from ds_monitor.notify.builder import Digest, Rendered, describe
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.pacer import PaceLimits
 from ds_monitor.notify.webhook import CONNECT_TIMEOUT_SECONDS, WebhookSender
@@ -83,7 +83,7 @@ def _event_document(event: Event) -> dict:
         "max_attempts": event.max_attempts,
         "failures_in_window": event.failures,
         "ds_error": event.ds_error or None,
-        "detail": event.detail or None,
+        "detail": describe(event) or None,
         "link": event.ui_url or None,
         "failure_class": event.failure_class or None,
         "failure_line": event.failure_line or None,

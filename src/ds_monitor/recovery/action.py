@@ -179,7 +179,7 @@ class RecoveryHandler:
         outcomes += [held.outcome() for held in held_back]
         # A person decides: said every sweep until someone does.
         warnings += [f"instance {o.instance_id}: {o.detail}" for o in outcomes if o.detail.startswith(NOT_STARTED)]
-        return RecoveryStep(outcomes, [held for held in held_back if held.withheld], warnings, journal)
+        return RecoveryStep(outcomes, [held for held in held_back if held.hold.withheld], warnings, journal)
 
     def _recover_batches(
         self,
@@ -391,6 +391,7 @@ class RecoveryHandler:
                     attempt=item.attempt,
                     max_attempts=max_attempts,
                     state=item.state,
+                    called_at=item.called_at,
                     detail=item.detail,
                 )
                 for item in record.announce

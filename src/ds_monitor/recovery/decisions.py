@@ -32,7 +32,7 @@ from ds_monitor.recovery.journal import (
     InstanceRecord,
     Journal,
 )
-from ds_monitor.recovery.policy import Rule, gate
+from ds_monitor.recovery.policy import Hold, Rule, gate
 
 if TYPE_CHECKING:
     from ds_monitor.tasks import Diagnosis
@@ -89,7 +89,8 @@ class FollowUp:
     attempt: int
     max_attempts: int
     state: str
-    detail: str = ""
+    called_at: datetime | None = None  # a triggered recovery whose call had no answer: that call
+    detail: str = ""  # the sentence a journal saved by an older version holds
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,7 @@ class Held:
 
     project_code: int
     instance: Instance
-    detail: str
-    withheld: bool
+    hold: Hold
     diagnosis: Diagnosis | None
     attempts_used: int
     max_attempts: int | None  # the policy rule's, for the announcement
@@ -109,7 +109,7 @@ class Held:
             instance_id=self.instance.id,
             attempt=self.attempts_used,
             result=SKIPPED_POLICY,
-            detail=self.detail,
+            detail=self.hold.detail,
             project_code=self.project_code,
             definition_code=self.instance.definition_code,
         )
@@ -163,7 +163,7 @@ def hold_back(
         if hold is None:
             passed.append(inst)
         else:
-            held.append(Held(project_code, inst, hold.detail, hold.withheld, diagnosis, used, rule.max_attempts))
+            held.append(Held(project_code, inst, hold, diagnosis, used, rule.max_attempts))
     return passed, held
 
 
@@ -309,12 +309,7 @@ def settle(record: InstanceRecord, instance: Instance, *, max_attempts: int, ds_
     if record.status == STATUS_UNKNOWN:
         # The call had no answer, so nothing announced it; now DS shows it was taken.
         announce += (
-            Announcement(
-                RECOVERY_TRIGGERED,
-                record.attempts,
-                instance.state,
-                f"DS took up the recover call of {record.last_at.isoformat()} that had no answer",
-            ),
+            Announcement(RECOVERY_TRIGGERED, record.attempts, instance.state, called_at=record.last_at),
         )
     if instance.state in ACTIVE_STATES:
         if record.status == STATUS_RUNNING and record.state == instance.state:
@@ -345,7 +340,7 @@ def settle(record: InstanceRecord, instance: Instance, *, max_attempts: int, ds_
         hold_until=None,
         last_result=TRIGGERED,
         detail=detail,
-        announce=(*announce, Announcement(kind, attempt, instance.state, detail)),
+        announce=(*announce, Announcement(kind, attempt, instance.state)),
     )
 
 
@@ -377,7 +372,7 @@ def accepted(intended: InstanceRecord, detail: str) -> InstanceRecord:
         status=STATUS_PENDING,
         last_result=TRIGGERED,
         detail=detail,
-        announce=(*intended.announce, Announcement(RECOVERY_TRIGGERED, intended.attempts, intended.state, detail)),
+        announce=(*intended.announce, Announcement(RECOVERY_TRIGGERED, intended.attempts, intended.state)),
     )
 
 

@@ -12,11 +12,13 @@ format (``version``, ``saved_at``); this module owns the content and is its only
         "last_at": "<iso>",          # the latest call (or intent to call)
         "last_result": "triggered",  # intent | triggered | no_answer | rejected | not_sent
         "detail": "...", "state": "FAILURE",
-        "announce": [{"kind": "recovery_failed", "attempt": 1, "state": "FAILURE", "detail": "..."}]}},
+        "announce": [{"kind": "recovery_failed", "attempt": 1, "state": "FAILURE", "detail": ""}]}},
      "failures": {...}}              # other top-level keys belong to other modules (ds_monitor.tasks)
 
 ``announce`` holds announcements (the accepted call's ``recovery_triggered`` and the follow-ups)
-saved with the journal change that causes them and not yet in the notification outbox.
+saved with the journal change that causes them and not yet in the notification outbox. They hold
+facts (a ``recovery_triggered`` whose call had no answer adds ``"called_at": "<iso>"``); the message
+builder words them. A ``detail`` sentence comes only from a journal an older version saved.
 
 :meth:`Journal.load` is tolerant: a malformed record is logged and dropped, missing optional keys
 get their defaults; :meth:`Journal.dump` writes the keys above, so files and ZooKeeper nodes written
@@ -76,15 +78,22 @@ _INTEGER_KEYS = ("instance_id", "project_code", "definition_code", "attempts", "
 
 @dataclass(frozen=True)
 class Announcement:
-    """A follow-up saved with the journal change that causes it, handed out once."""
+    """A follow-up saved with the journal change that causes it, handed out once; facts only, the
+    message builder words them."""
 
     kind: str  # recovery_triggered | recovery_succeeded | recovery_failed | recovery_exhausted
     attempt: int
     state: str
+    # recovery_triggered only: the recover call that had no answer and that DS has now taken up.
+    called_at: datetime | None = None
+    # The sentence an older version saved with the follow-up; shown as is. Empty for new ones.
     detail: str = ""
 
     def dump(self) -> dict:
-        return {"kind": self.kind, "attempt": self.attempt, "state": self.state, "detail": self.detail}
+        data = {"kind": self.kind, "attempt": self.attempt, "state": self.state, "detail": self.detail}
+        if self.called_at is not None:
+            data["called_at"] = self.called_at.isoformat()
+        return data
 
 
 @dataclass(frozen=True)
@@ -148,7 +157,14 @@ class InstanceRecord:
             detail=_text(raw, "detail"),
             state=_text(raw, "state"),
             announce=tuple(
-                Announcement(item["kind"], item["attempt"], item["state"], _text(item, "detail")) for item in announce
+                Announcement(
+                    item["kind"],
+                    item["attempt"],
+                    item["state"],
+                    called_at=None if item.get("called_at") is None else _moment(item, "called_at"),
+                    detail=_text(item, "detail"),
+                )
+                for item in announce
             ),
         )
 

@@ -177,10 +177,17 @@ def _rule(pattern: str, body: object, at: str) -> Rule:
 
 @dataclass(frozen=True)
 class Hold:
-    """The policy holds a candidate back: ``withheld`` (announce once) or just waiting (backoff)."""
+    """The policy holds a candidate back: ``withheld`` (announce once) or just waiting (backoff).
+
+    ``detail`` is the sweep report's row; a withheld one is announced from the facts (the rule's
+    ``recover`` mode and pattern, the log line behind the failure class), worded by the builder.
+    """
 
     detail: str
     withheld: bool
+    mode: str = ""
+    pattern: str = ""
+    evidence: str = ""
 
 
 def gate(
@@ -200,12 +207,15 @@ def gate(
     """
     evidence = f" ({line})" if line else ""
     if rule.recover == NEVER:
-        return Hold(f"{klass} failure{evidence}: policy {rule.pattern} says recover: never", withheld=True)
+        return Hold(
+            f"{klass} failure{evidence}: policy {rule.pattern} says recover: never",
+            withheld=True, mode=NEVER, pattern=rule.pattern, evidence=line,
+        )
     if rule.recover == TRANSIENT_ONLY and klass == DETERMINISTIC:
         return Hold(
             f"deterministic failure{evidence}: a retry would fail the same way; policy {rule.pattern}"
             " recovers transient failures only",
-            withheld=True,
+            withheld=True, mode=TRANSIENT_ONLY, pattern=rule.pattern, evidence=line,
         )
     if rule.backoff_minutes and last_failure is not None:
         wait = timedelta(minutes=rule.backoff_minutes[min(attempts_used, len(rule.backoff_minutes) - 1)])

@@ -7,6 +7,7 @@ Each event names its project, workflow and instance and links to the DS UI; the 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from ds_monitor.ds.models import Definition, Instance, Project
 from ds_monitor.ds.protocol import DSApi
@@ -57,6 +58,7 @@ class EventMaker:
             state=item.state,
             attempt=item.attempt,
             max_attempts=item.max_attempts,
+            called_at=item.called_at,
             detail=item.detail,
             ui_url=self._client.instance_ui_url(item.project_code, item.instance_id, item.definition_code),
         )
@@ -70,7 +72,6 @@ class EventMaker:
             definition_code=run.definition_code,
             definition_name=run.definition_name,
             fire_time=run.fire_time,
-            detail=f"no instance for the {run.fire_time.isoformat()} fire",
         )
 
     def stuck_run(self, project: Project, run: StuckRun) -> Event:
@@ -84,11 +85,12 @@ class EventMaker:
             instance_name=run.instance_name,
             state=run.state,
             start_time=run.start_time,
-            detail=run.reason,
+            window=run.window,
+            next_fire=run.next_fire,
             ui_url=self._client.instance_ui_url(project.code, run.instance_id, run.definition_code),
         )
 
-    def threshold(self, project: Project, definition_code: int, failures: int, window_hours: float) -> Event:
+    def threshold(self, project: Project, definition_code: int, failures: int, window: timedelta) -> Event:
         return Event(
             kind="threshold_exceeded",
             project_code=project.code,
@@ -96,7 +98,7 @@ class EventMaker:
             definition_code=definition_code,
             definition_name=self.workflow_name(definition_code),
             failures=failures,
-            detail=f"{failures} failures in {window_hours:g} h: systemic, not recovered",
+            window=window,
         )
 
 

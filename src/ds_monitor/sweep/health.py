@@ -104,13 +104,18 @@ def fail(report: SweepReport, err: MonitorError) -> None:
 
 
 def health_event(kind: str, report: SweepReport, *, blind: bool) -> Event:
-    """The ``monitor_unhealthy`` / ``monitor_recovered`` event of this sweep."""
+    """The ``monitor_unhealthy`` / ``monitor_recovered`` event of this sweep; a blind monitor (watching
+    nothing) is announced at once, not after failed sweeps in a row."""
     report.events.append(kind)
-    detail = report.error or "sweeps succeed again"
-    log.warning("%s: %s", kind, detail)
-    if kind == "monitor_unhealthy" and not blind:
-        detail = f"{UNHEALTHY_AFTER_FAILED_SWEEPS} consecutive sweeps failed ({report.error_reason}): {detail}"
-    return Event(kind=kind, detail=detail)
+    log.warning("%s: %s", kind, report.error or "sweeps succeed again")
+    if kind != "monitor_unhealthy":
+        return Event(kind=kind)
+    return Event(
+        kind=kind,
+        failed_sweeps=None if blind else UNHEALTHY_AFTER_FAILED_SWEEPS,
+        error_reason=report.error_reason or "",
+        error=report.error or "",
+    )
 
 
 def project_events(
@@ -124,11 +129,11 @@ def project_events(
     new, back = health.projects_read({code: reason for code, (_, reason) in unreadable.items()}, readable)
     names = {p.code: p.name for p in projects} | {code: p.name for code, (p, _) in unreadable.items()}
     events = [
-        Event(kind="project_unreadable", project_code=code, project_name=names[code], detail=unreadable[code][1])
+        Event(kind="project_unreadable", project_code=code, project_name=names[code], error=unreadable[code][1])
         for code in new
     ]
     events += [
-        Event(kind="project_readable", project_code=code, project_name=names.get(code, ""), detail="read again")
+        Event(kind="project_readable", project_code=code, project_name=names.get(code, ""))
         for code in back
     ]
     if unreadable and not readable:

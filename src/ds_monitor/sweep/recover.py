@@ -114,8 +114,16 @@ def recover(
     for held in step.withheld:
         project = Project(held.project_code, project_names.get(held.project_code, ""))
         event = make.instance("recovery_withheld", project, held.instance, held.diagnosis)
+        hold = held.hold
         events.append(
-            replace(event, attempt=held.attempts_used + 1, max_attempts=held.max_attempts, detail=held.detail)
+            replace(
+                event,
+                attempt=held.attempts_used + 1,
+                max_attempts=held.max_attempts,
+                reason=hold.mode,
+                policy=hold.pattern,
+                evidence=hold.evidence,
+            )
         )
     report.recoveries.extend(RecoveryRow(o.instance_id, o.attempt, o.result, o.detail) for o in step.outcomes)
     for warning in step.warnings:

@@ -106,6 +106,6 @@ def triage_projects(
             found.failed.append((project, inst))
         for definition_code, count in split.systemic.items():
             report.threshold_exceeded.append(ThresholdRow(project.code, definition_code, count))
-            found.events.append(make.threshold(project, definition_code, count, window_hours))
+            found.events.append(make.threshold(project, definition_code, count, window))
         found.candidates[project.code] = split.candidates
     return found
