@@ -36,8 +36,9 @@ from ds_monitor.config import (  # noqa: E402
 )
 from ds_monitor.coordination import Coordinator  # noqa: E402
 from ds_monitor.simulator import DSSimulator  # noqa: E402
-from ds_monitor.state import STATE_FILES, encode_document  # noqa: E402
-from ds_monitor.zkstore import CHUNK_BYTES, ZooKeeperStore  # noqa: E402
+from ds_monitor.state import STATE_FILES  # noqa: E402
+from ds_monitor.state.format import encode_document  # noqa: E402
+from ds_monitor.state.zookeeper import CHUNK_BYTES, ZooKeeperStore  # noqa: E402
 
 TOKEN = "bench-token"
 PROJECTS, DEFINITIONS, INSTANCES, FAILED = 50, 200, 100, 2

@@ -1,10 +1,12 @@
-"""Shared fixtures: the DolphinScheduler double, started on 127.0.0.1 and stopped after the test, and
-``python main.py`` run in-process."""
+"""Shared fixtures: the DolphinScheduler double, started on 127.0.0.1 and stopped after the test,
+``python main.py`` run in-process, and a real ZooKeeper (tests/coordination and the ZooKeeper state
+store in tests/state)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +16,10 @@ from click.testing import CliRunner, Result
 
 from ds_monitor import cli
 from ds_monitor.clock import utc_now
+from ds_monitor.config import ZooKeeperConfig
+from ds_monitor.coordination import Coordinator
 from ds_monitor.simulator import DSSimulator
+from tests.coordination.zkserver import ZooKeeperServer
 
 
 @pytest.fixture
@@ -90,3 +95,33 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Re
         return CliRunner().invoke(_Entry(clock), list(args), env=environ, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def zookeeper(tmp_path_factory):
+    """One real ZooKeeper for the whole session (starting a JVM costs about a second)."""
+    server = ZooKeeperServer(tmp_path_factory.mktemp("zookeeper"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def zk_config(zookeeper) -> ZooKeeperConfig:
+    """A root of its own per test, so tests share the server but not the state."""
+    return ZooKeeperConfig(hosts=zookeeper.hosts, root=f"/t-{uuid.uuid4().hex[:12]}", session_timeout_seconds=2)
+
+
+@pytest.fixture
+def make_coordinator(zk_config):
+    started: list[Coordinator] = []
+
+    def make(identity: str, cfg: ZooKeeperConfig | None = None) -> Coordinator:
+        coordinator = Coordinator(cfg or zk_config, identity=identity)
+        coordinator.start()
+        started.append(coordinator)
+        return coordinator
+
+    yield make
+    for coordinator in started:
+        coordinator.close()

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ds_monitor.backends import check_replica, uses_zookeeper
 from ds_monitor.config import Config, LoadedConfig
 from ds_monitor.monitor import Monitor
 from ds_monitor.notify import NotificationManager
-from ds_monitor.state import StateStore
+from ds_monitor.state.backends import check_replica, uses_zookeeper
+from ds_monitor.state.files import StateStore
 from ds_monitor.sweep.report import SweepReport
 
 Clock = Callable[[], datetime]
@@ -52,7 +52,7 @@ def build_monitor(
     else:
         from ds_monitor.coordination import FencedClient, FencedSender
         from ds_monitor.notify import build_senders
-        from ds_monitor.zkstore import ZooKeeperStore
+        from ds_monitor.state.zookeeper import ZooKeeperStore
 
         client = FencedClient(client, coordinator.fence)
         senders = build_senders(config.notification) if senders is None else senders

@@ -294,8 +294,8 @@ def explain_command(target: str, as_json: bool) -> None:
     Example: python main.py explain data-platform/daily_etl_job
     """
     from ds_monitor import explain
-    from ds_monitor.backends import command_store
     from ds_monitor.ds.client import DSClient
+    from ds_monitor.state.backends import command_store
 
     loaded = load(need_token=True, log_file=False, stream=sys.stderr)
     with command_store(loaded.config, clock=_clock()) as store:
@@ -321,7 +321,7 @@ SILENCE_LOCK_WAIT = 60.0
 
 def _silence_store(loaded: LoadedConfig):
     """The configured backend's store, writable beside a running daemon (with ZooKeeper: compare-and-set)."""
-    from ds_monitor.backends import command_store
+    from ds_monitor.state.backends import command_store
 
     return command_store(loaded.config, write=True, lead=False, lock_timeout=SILENCE_LOCK_WAIT, clock=_clock())
 
@@ -386,8 +386,8 @@ def silence_list(as_json: bool) -> None:
     Example: python main.py silence list
     """
     from ds_monitor import silences
-    from ds_monitor.backends import command_store
     from ds_monitor.state import SILENCES
+    from ds_monitor.state.backends import command_store
     from ds_monitor.status import render_table
 
     loaded = load(log_file=False)
@@ -435,7 +435,7 @@ def state_export(file: str) -> None:
 
     Example: python main.py state export /tmp/ds-monitor-state.json
     """
-    from ds_monitor.backends import command_store, export_state, location, write_export
+    from ds_monitor.state.backends import command_store, export_state, location, write_export
 
     loaded = load(log_file=False, stream=sys.stderr)
     with command_store(loaded.config, clock=_clock()) as store:
@@ -457,7 +457,7 @@ def state_import(file: str) -> None:
 
     With ZooKeeper no `run` replica may lead meanwhile. Example: python main.py state import state.json
     """
-    from ds_monitor.backends import command_store, import_state, location, read_export
+    from ds_monitor.state.backends import command_store, import_state, location, read_export
 
     loaded = load(log_file=False)
     documents = read_export(file)

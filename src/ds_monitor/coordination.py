@@ -13,7 +13,7 @@ middle of a sweep still believing it leads. So every state write, DS action and 
 * a round trip that ZooKeeper answers: our election node still exists and belongs to this session.
 
 A paused process cannot pass the round trip after its session expired: ZooKeeper rejects an
-expired session's requests, and the node is gone. State writes go further (:mod:`ds_monitor.zkstore`):
+expired session's requests, and the node is gone. State writes go further (:mod:`ds_monitor.state.zookeeper`):
 the write and a check of our election node are one ZooKeeper transaction, so even a pause between
 the fence and the write cannot let a deposed leader write. The recovery journal is written before
 each DS call, so the one window left (a pause between the journal write and the HTTP request) is
@@ -43,7 +43,7 @@ _kazoo_log = logging.getLogger("ds_monitor.coordination.kazoo")
 _kazoo_log.setLevel(logging.ERROR)
 
 LEADER = "leader"  # child of root: the election's contender nodes
-STATE = "state"  # child of root: one node per state document (zkstore)
+STATE = "state"  # child of root: one node per state document (state.zookeeper)
 
 SINGLE, LEADER_ROLE, STANDBY = "single", "leader", "standby"
 

@@ -296,7 +296,8 @@ EXPLAINED = "data-platform/daily_etl_job"
 def _add_demo_silence(state_dir: str, now: datetime, out: TextIO) -> None:
     """What `silence add` does, written into the demo's state directory."""
     from ds_monitor import silences
-    from ds_monitor.state import SILENCES, StateStore
+    from ds_monitor.state import SILENCES
+    from ds_monitor.state.files import StateStore
 
     silence = silences.new_silence(
         silence_id="demo0001",
@@ -319,7 +320,7 @@ def _print_explain(config: Config, sim: DSSimulator, state_dir: str, now: dateti
     """What `explain` prints for the recovered workflow at the end of the demo."""
     from ds_monitor import explain
     from ds_monitor.ds.client import DSClient
-    from ds_monitor.state import StateStore
+    from ds_monitor.state.files import StateStore
 
     with DSClient(config.dolphinscheduler) as client:
         explanations = explain.explain_target(

@@ -22,7 +22,7 @@ from ds_monitor.config import Config, LoadedConfig
 from ds_monitor.errors import INTERNAL_ERROR, CoordinationError, MonitorError, ReportedFailure, describe_bug
 from ds_monitor.monitor import Monitor
 from ds_monitor.redaction import mask_url
-from ds_monitor.state import exclusive_run
+from ds_monitor.state.files import exclusive_run
 from ds_monitor.sweep import render
 from ds_monitor.sweep.health import describe_failure_reason
 from ds_monitor.sweep.report import SweepReport

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from ds_monitor.backends import command_store, location, uses_zookeeper
 from ds_monitor.config import Config
 from ds_monitor.maintenance import overview
 from ds_monitor.notify import rate_limit_status
@@ -20,6 +19,7 @@ from ds_monitor.recovery.journal import Journal
 from ds_monitor.schedule import schedule_status
 from ds_monitor.silences import describe, listing
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES
+from ds_monitor.state.backends import command_store, location, uses_zookeeper
 from ds_monitor.tasks import failures_status
 
 # What reading a hand-edited or foreign document of the right JSON type but the wrong shape raises.
@@ -34,7 +34,7 @@ def collect_status(config: Config, now: datetime, *, replica=None) -> dict:
     state files, nothing is created (a mistyped ``state_dir`` must not become a new empty one).
     """
     if replica is not None:
-        from ds_monitor.zkstore import ZooKeeperStore
+        from ds_monitor.state.zookeeper import ZooKeeperStore
 
         store = ZooKeeperStore(replica, writable=False)
         return _status(config, now, store, {"role": replica.role, "leader": replica.leader()})

@@ -11,8 +11,9 @@ from ds_monitor.clock import utc_now
 from ds_monitor.config import load_config
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.errors import ConfigError, StateError
-from ds_monitor.state import RECOVERY, SCHEDULE, StateStore
-from ds_monitor.zkstore import ZooKeeperStore
+from ds_monitor.state import RECOVERY, SCHEDULE
+from ds_monitor.state.files import StateStore
+from ds_monitor.state.zookeeper import ZooKeeperStore
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from ds_monitor.coordination import Coordinator
 from ds_monitor.errors import NotLeader
 from ds_monitor.runner import Runner
 from ds_monitor.state import RECOVERY
+from ds_monitor.state.zookeeper import ZooKeeperStore
 from ds_monitor.telemetry import MonitorMetrics
-from ds_monitor.zkstore import ZooKeeperStore
 
 from .replicas import wait_for
 from .zkserver import ZooKeeperServer, free_port

@@ -15,7 +15,8 @@ import pytest
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.errors import StateError
 from ds_monitor.notify.manager import NotificationManager
-from ds_monitor.state import RATE_LIMIT, StateStore
+from ds_monitor.state import RATE_LIMIT
+from ds_monitor.state.files import StateStore
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 
 

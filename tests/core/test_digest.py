@@ -13,7 +13,8 @@ from ds_monitor.config import DigestConfig, NotificationConfig, RateLimitConfig,
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.errors import ConfigError
 from ds_monitor.notify.events import Event
-from ds_monitor.state import SILENCES, StateStore
+from ds_monitor.state import SILENCES
+from ds_monitor.state.files import StateStore
 from ds_monitor.sweep.report import MissedRunRow, NotificationRow, RecoveryRow, SilencedRow, SweepReport
 from tests.core.e2e import NOW, TOKEN, RecordingSender, make_config, make_monitor, minutes
 

@@ -9,7 +9,7 @@ import pytest
 from ds_monitor.config import Config, LoadedConfig, MonitorConfig
 from ds_monitor.errors import StateError
 from ds_monitor.runner import Runner
-from ds_monitor.state import exclusive_run
+from ds_monitor.state.files import exclusive_run
 from ds_monitor.sweep.report import SweepReport
 from ds_monitor.telemetry import MonitorMetrics
 from tests.core.e2e import NOW

@@ -8,7 +8,8 @@ from ds_monitor.ds.models import FAILURE, Instance
 from ds_monitor.recovery.action import RecoveryHandler
 from ds_monitor.recovery.decisions import RecoveryPolicy
 from ds_monitor.recovery.journal import InstanceRecord, Journal
-from ds_monitor.state import RECOVERY, StateStore
+from ds_monitor.state import RECOVERY
+from ds_monitor.state.files import StateStore
 
 PC = 100
 DC = 20

@@ -22,7 +22,8 @@ from ds_monitor.errors import ActionOutcomeUnknown, DSApiError, DSAuthError, DSU
 from ds_monitor.recovery.decisions import FollowUp, RecoveryPolicy, recovery_status
 from ds_monitor.recovery.journal import Journal
 from ds_monitor.recovery.policy import Rule
-from ds_monitor.state import RECOVERY, StateStore
+from ds_monitor.state import RECOVERY
+from ds_monitor.state.files import StateStore
 from tests.recovery.helpers import DC, NOW, PC, T0, TIMEOUT, Handler, failed, follow_up, saved
 
 

@@ -9,7 +9,8 @@ import pytest
 from ds_monitor.config import DolphinSchedulerConfig
 from ds_monitor.ds.client import DSClient
 from ds_monitor.recovery.decisions import RecoveryPolicy
-from ds_monitor.state import RECOVERY, StateStore
+from ds_monitor.state import RECOVERY
+from ds_monitor.state.files import StateStore
 from tests.recovery.helpers import Handler, follow_up, saved
 
 DS_NOW = datetime(2024, 6, 1, 3, 0, tzinfo=timezone.utc)

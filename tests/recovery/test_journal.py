@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 from ds_monitor.ds.models import SUCCESS
 from ds_monitor.recovery.decisions import recovery_status
 from ds_monitor.recovery.journal import Journal
-from ds_monitor.state import RECOVERY, StateStore
+from ds_monitor.state import RECOVERY
+from ds_monitor.state.files import StateStore
 from tests.recovery.helpers import DC, NOW, raw_record
 
 

@@ -13,7 +13,8 @@ from ds_monitor.notify.events import Event
 from ds_monitor.notify.pacer import PaceLimits, Pacer
 from ds_monitor.notify.ratelimit import admit
 from ds_monitor.schedule import schedule_status
-from ds_monitor.state import SCHEDULE, StateStore
+from ds_monitor.state import SCHEDULE
+from ds_monitor.state.files import StateStore
 from tests.core.e2e import NOW, TOKEN, make_config, make_monitor, minutes
 from tests.schedule.factories import checked_state, definition, tracker
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from ds_monitor.errors import AccessError
-from ds_monitor.state import RECOVERY, StateStore
+from ds_monitor.state import RECOVERY
+from ds_monitor.state.files import StateStore
 from tests.core.e2e import NOW, TOKEN, make_config, make_monitor
 
 JOURNAL = '{"version": 1, "instances": {}}'

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from ds_monitor.errors import ConfigError, StateError
-from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES, StateStore
+from ds_monitor.state import DIGEST, RATE_LIMIT, RECOVERY, SCHEDULE, SILENCES, STATE_FILES
+from ds_monitor.state.files import StateStore
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 FIXED = datetime(2024, 6, 1, 2, 3, 4, tzinfo=timezone.utc)
@@ -225,7 +226,7 @@ def test_second_store_cannot_take_the_lock(tmp_path):
 
 HOLDER = """
 import sys
-from ds_monitor.state import StateStore
+from ds_monitor.state.files import StateStore
 with StateStore(sys.argv[1]).locked():
     print("held", flush=True)
     sys.stdin.read()

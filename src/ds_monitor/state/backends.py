@@ -1,8 +1,8 @@
 """Which state backend a command uses (``coordination.backend``), and moving state between backends.
 
-``none``: the JSON files of ``state_dir`` (:class:`ds_monitor.state.StateStore`).
+``none``: the JSON files of ``state_dir`` (:class:`ds_monitor.state.files.StateStore`).
 ``zookeeper``: the same documents under ``coordination.zookeeper.root``
-(:class:`ds_monitor.zkstore.ZooKeeperStore`), written only by the replica that leads.
+(:class:`ds_monitor.state.zookeeper.ZooKeeperStore`), written only by the replica that leads.
 
 ``state export`` / ``state import`` (spec section 1) carry every document in one JSON file, so
 state moves from files to ZooKeeper, back, or to another host.
@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from ds_monitor import state as state_module
 from ds_monitor.config import Config
 from ds_monitor.errors import ConfigError, CoordinationError, StateError
+from ds_monitor.state import STATE_FILES
+from ds_monitor.state.files import StateStore
 
 EXPORT_FORMAT = "ds-monitor-state"
 EXPORT_VERSION = 1
@@ -64,9 +65,9 @@ def command_store(config: Config, *, write: bool = False, lead: bool = True, **o
     ``clock``) go to the store.
     """
     if not uses_zookeeper(config):
-        yield state_module.StateStore(config.state_dir, **options)
+        yield StateStore(config.state_dir, **options)
         return
-    from ds_monitor.zkstore import ZooKeeperStore
+    from ds_monitor.state.zookeeper import ZooKeeperStore
 
     refusal = "stop every `run` replica before writing the state"
     with zookeeper_session(config, lead=write and lead, refusal=refusal) as zk:
@@ -113,8 +114,8 @@ def read_export(path: str) -> dict[str, dict]:
     if not isinstance(documents, dict):
         raise ConfigError(f"{path}: \"documents\" must be an object")
     for name, document in documents.items():
-        if name not in state_module.STATE_FILES:
-            raise ConfigError(f"{path}: unknown state document {name!r} (known: {', '.join(state_module.STATE_FILES)})")
+        if name not in STATE_FILES:
+            raise ConfigError(f"{path}: unknown state document {name!r} (known: {', '.join(STATE_FILES)})")
         if not isinstance(document, dict):
             raise ConfigError(f"{path}: document {name} must be an object")
     return documents

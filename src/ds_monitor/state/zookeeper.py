@@ -1,8 +1,8 @@
 """The state documents in ZooKeeper (``coordination.backend: zookeeper``, spec sections 5 and 11).
 
-Same interface as :class:`ds_monitor.state.StateStore` (``load``, ``save``, ``locked``,
-``snapshot``, ``warnings``), same bytes per document (:func:`ds_monitor.state.encode_document`),
-and it carries whatever document the state module names: this module knows no layout.
+Same interface as :class:`ds_monitor.state.files.StateStore` (``load``, ``save``, ``locked``,
+``snapshot``, ``warnings``), same bytes per document (:func:`ds_monitor.state.format.encode_document`),
+and it carries whatever document the state package names: this module knows no layout.
 
 Layout under ``root``::
 
@@ -47,12 +47,13 @@ from kazoo.exceptions import (
 )
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ds_monitor import state as state_module
 from ds_monitor.clock import utc_now
 from ds_monitor.coordination import Coordinator, describe_error
 from ds_monitor.errors import CoordinationError, NotLeader, StateError
-from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, CorruptState, decode_document, encode_document, pop_saved_at
+from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, STATE_FILES
+from ds_monitor.state.format import CorruptState, decode_document, encode_document, pop_saved_at
 
+# The logger keeps the name it had before the state package: operators filter their logs on it.
 log = logging.getLogger("ds_monitor.zkstore")
 
 CHUNK_BYTES = 256 * 1024
@@ -122,7 +123,7 @@ class ZooKeeperStore:
     def snapshot(self) -> dict[str, dict]:
         """Every document for ``status``: never writes; a corrupt one is reported in ``warnings``, shown empty."""
         documents: dict[str, dict] = {}
-        for name in state_module.STATE_FILES:
+        for name in STATE_FILES:
             try:
                 documents[name] = self._read(name)
                 self._check_saved_at(name, documents[name], log_it=False)
@@ -332,5 +333,5 @@ class ZooKeeperStore:
 
     @staticmethod
     def _check_name(name: str) -> None:
-        if name not in state_module.STATE_FILES:
-            raise ValueError(f"unknown state document {name!r}; expected one of {', '.join(state_module.STATE_FILES)}")
+        if name not in STATE_FILES:
+            raise ValueError(f"unknown state document {name!r}; expected one of {', '.join(STATE_FILES)}")

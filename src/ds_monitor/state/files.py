@@ -1,13 +1,4 @@
-"""The monitor's memory: five JSON files in ``state_dir`` (spec section 5).
-
-* ``recovery_state.json`` — the recovery journal (content owned by :mod:`ds_monitor.recovery`),
-* ``notification_rate_limit.json`` — announcements and rate windows (:mod:`ds_monitor.notify`),
-* ``schedule_state.json`` — what the schedule tracker has looked at (:mod:`ds_monitor.schedule`),
-* ``silences.json`` — the operators' silences and what they hid (:mod:`ds_monitor.silences`),
-* ``digest_state.json`` — hourly tallies for the daily digest and the day last sent (:mod:`ds_monitor.digest`).
-
-This module owns the file format, not the content: every file is a JSON object with a top-level
-``"version"``; the content modules read and write plain dicts and do their own pruning.
+"""The state documents as JSON files in ``state_dir`` (``coordination.backend: none``).
 
 Why each mechanism exists:
 
@@ -21,145 +12,35 @@ Why each mechanism exists:
   It takes a shared lock briefly for a consistent set of files, and reads anyway if a sweep is busy.
 * A corrupt or unreadable file is moved aside as ``NAME.corrupt-<UTC timestamp>`` and only that
   file starts empty; the move keeps the evidence and stops the same file failing every sweep.
-* Every save stamps ``saved_at``. A file saved "in the future" means the clock was stepped back, a
-  VM snapshot restored or the state copied from a host whose clock runs ahead: one warning per file
-  says so, and the content modules read its future times as doubt (:mod:`ds_monitor.timestamps`).
+* A file saved in the future warns once (:func:`ds_monitor.state.format.pop_saved_at`).
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
 
 from ds_monitor.access import access_error
 from ds_monitor.clock import utc_now
 from ds_monitor.errors import AccessError, ConfigError, StateError
-from ds_monitor.timestamps import is_future, parse_stamp
+from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, STATE_FILES
+from ds_monitor.state.format import CorruptState, decode_document, encode_document, pop_saved_at
 
+# The logger keeps the name it had before the state package: operators filter their logs on it.
 log = logging.getLogger("ds_monitor.state")
-T = TypeVar("T")
 
-RECOVERY = "recovery_state.json"
-RATE_LIMIT = "notification_rate_limit.json"
-SCHEDULE = "schedule_state.json"
-SILENCES = "silences.json"
-DIGEST = "digest_state.json"
-STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE, SILENCES, DIGEST)
-
-CURRENT_VERSION = 1
 LOCK_FILE = ".lock"
-DEFAULT_LOCK_TIMEOUT = 5.0
 # status must answer promptly even while a sweep holds the lock; renames keep files whole anyway.
 SNAPSHOT_LOCK_WAIT = 0.5
 _LOCK_POLL = 0.02
-
-
-def _from_unversioned(data: dict) -> dict:
-    """Version 0 = a file without ``version`` (hand-made or from the seed monitor).
-
-    The content modules ignore keys they do not know and check the shape of the ones they do,
-    so stamping the version is the whole migration.
-    """
-    return {**data, "version": 1}
-
-
-# MIGRATIONS[n] turns a file of version n into version n + 1; a format change adds one entry.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned}
-
-
-class CorruptState(Exception):
-    """Internal: a stored document's bytes are not a state document (never leaves the state stores)."""
-
-
-def decode_document(raw: bytes, where: str) -> dict:
-    """A stored document's bytes as a dict of the current version (files and ZooKeeper alike).
-
-    Raises CorruptState for bytes that are not a state document, StateError for a newer format.
-    """
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CorruptState(f"not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise CorruptState(f"a JSON {type(data).__name__}, not an object")
-    version = data.get("version", 0)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise CorruptState(f"'version' is {version!r}, not a non-negative integer")
-    if version > CURRENT_VERSION:
-        # Rewriting a newer format would destroy what a newer monitor relies on: refuse.
-        raise StateError(
-            f"{where} has version {version}, written by a newer ds-monitor "
-            f"(this one reads up to {CURRENT_VERSION})"
-        )
-    while version < CURRENT_VERSION:
-        data = MIGRATIONS[version](data)
-        version = data["version"]
-    return data
-
-
-def encode_document(name: str, data: dict, *, saved_at: datetime | None = None) -> bytes:
-    """The stored form of a document: JSON with a ``version`` (added if missing) and the ``saved_at`` stamp."""
-    document = {**data} if "version" in data else {"version": CURRENT_VERSION, **data}
-    if saved_at is not None:
-        document["saved_at"] = saved_at.isoformat()
-    try:
-        # Compact: with an indent, json falls back to its pure-Python encoder, 10x slower on a
-        # 100,000-definition schedule state. `python -m json.tool FILE` pretty-prints it.
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except (TypeError, ValueError) as err:
-        raise StateError(f"cannot write {name}: content is not JSON ({err})") from err
-
-
-
-def pop_saved_at(where: str, data: dict, now: datetime, reported: set[str], key: str) -> str | None:
-    """Remove the store's ``saved_at`` stamp from ``data``; a warning if it lies in the future.
-
-    Once per ``key`` (kept in ``reported``) until a save in the present clears it, so a stepped-back
-    clock warns once per document rather than every sweep.
-    """
-    saved_at = parse_stamp(data.pop("saved_at", None))
-    if saved_at is None or not is_future(saved_at, now):
-        reported.discard(key)
-        return None
-    if key in reported:
-        return None
-    reported.add(key)
-    ahead = round((saved_at - now).total_seconds() / 60)
-    return (
-        f"{where} was saved at {saved_at.isoformat()}, {ahead} min ahead of this host's clock "
-        "(clock stepped back, VM snapshot restored, or state from another host): its times from the "
-        "future count as unknown, so the monitor looks rather than skips"
-    )
-
-
-@runtime_checkable
-class Store(Protocol):
-    """The one interface of the state backends: :class:`StateStore` (files in ``state_dir``) and
-    :class:`ds_monitor.zkstore.ZooKeeperStore` (``coordination.backend: zookeeper``).
-
-    ``load``/``save`` take a name of ``STATE_FILES``; ``locked`` is held while a sweep reads and
-    writes; ``snapshot`` never writes; ``warnings`` collects quarantine and clock messages.
-    """
-
-    warnings: list[str]
-
-    def load(self, name: str) -> dict: ...
-
-    def save(self, name: str, data: dict) -> None: ...
-
-    def locked(self) -> AbstractContextManager[None]: ...
-
-    def snapshot(self) -> dict[str, dict]: ...
 
 
 class StateStore:
@@ -426,37 +307,3 @@ def exclusive_run(state_dir: str | Path) -> Iterator[None]:
         yield
     finally:
         handle.close()
-
-
-class ReadOnlyStore:
-    """A view of a :class:`Store` that reads and locks like it but never writes.
-
-    ``check --dry-run`` works on this: it must not mark runs as checked, missed runs as reported or
-    follow-ups as announced, or the real run after it would skip them.
-    """
-
-    def __init__(self, store: Store):
-        self._store = store
-        self.warnings = store.warnings
-
-    def load(self, name: str) -> dict:
-        return self._store.load(name)
-
-    def locked(self):
-        return self._store.locked()
-
-    def snapshot(self) -> dict[str, dict]:
-        return self._store.snapshot()
-
-    def save(self, name: str, data: dict) -> None:
-        """Nothing is written."""
-
-
-def update_document(store: Store, name: str, change: Callable[[dict], tuple[T, dict]]) -> T:
-    """Read-modify-write ``name`` of any store under its lock; ``change(content)`` returns
-    ``(result, new content)``. The decision and its record are one step, so two processes never
-    both act on one reading (a read-only store runs the change and writes nothing)."""
-    with store.locked():
-        result, data = change(store.load(name))
-        store.save(name, data)
-    return result

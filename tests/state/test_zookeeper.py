@@ -9,7 +9,7 @@ import pytest
 
 from ds_monitor.errors import NotLeader, StateError
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE, STATE_FILES
-from ds_monitor.zkstore import CHUNK_BYTES, ZooKeeperStore
+from ds_monitor.state.zookeeper import CHUNK_BYTES, ZooKeeperStore
 
 
 @pytest.fixture
@@ -151,7 +151,8 @@ def test_writes_from_parallel_threads_of_one_store_never_conflict(leader):
 
 
 def test_both_backends_have_the_one_store_interface(leader, tmp_path):
-    from ds_monitor.state import StateStore, Store
+    from ds_monitor.state import Store
+    from ds_monitor.state.files import StateStore
 
     assert isinstance(ZooKeeperStore(leader), Store)
     assert isinstance(StateStore(tmp_path), Store)
