@@ -875,10 +875,7 @@ def _validate(config: Config, sources: dict[str, str]) -> None:
     for key, (check, expected) in _RULES.items():
         value = _get_dotted(config, key)
         if not check(value):
-            source = sources.get(key, "default")
-            origin = f"environment variable {source[4:]}" if source.startswith("env:") else key
-            if origin != key:
-                origin = f"{key} ({origin})"
+            origin = key + _env_origin(sources, key)
             raise ConfigError(f"{origin}: must be {expected}, got {mask_value(key, value) or '(empty)'}")
     for instance in config.notification.instances:
         prefix = f"notification.{instance.kind}."
@@ -912,6 +909,7 @@ def _validate_coordination(cfg: CoordinationConfig, sources: Mapping[str, str]) 
         raise ConfigError(f"{key}{_env_origin(sources, key)}: {problem}")
 
 
+# " (environment variable DS_X)" when the value came from the environment: the person fixes it where it was set.
 def _env_origin(sources: Mapping[str, str], key: str) -> str:
     source = sources.get(key, "default")
     return f" (environment variable {source[4:]})" if source.startswith("env:") else ""
