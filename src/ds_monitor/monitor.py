@@ -119,9 +119,8 @@ class Monitor:
                 decisions, ended = self._attempt(now, report)
                 persist(
                     self.store, self.tracker, self.announcer, self.health, decisions, ended,
-                    unsaved_failures=self._unsaved_failures, now=now, report=report,
+                    unsaved_failures=self._unsaved_failures, health_saved=self._health_saved, now=now, report=report,
                 )
-                self._unsaved_failures = 0
         except AccessError:
             raise  # a state file the monitor may not read or write: the operator's fix, not a failed sweep
         except MonitorError as err:
@@ -219,6 +218,9 @@ class Monitor:
         journal, followed = follow_up(self.recovery, self.client, journal, listed, memory, make, rules, now)
         events += followed
         return Decisions(events, found.schedule_state, journal.dump(), early)
+
+    def _health_saved(self) -> None:
+        self._unsaved_failures = 0
 
     def _connected(self, report: SweepReport) -> None:
         report.ds_version = self.client.version

@@ -8,6 +8,7 @@ the way makes the sweep a failed one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,12 +45,14 @@ def persist(
     ended: str,
     *,
     unsaved_failures: int,
+    health_saved: Callable[[], None],
     now: datetime,
     report: SweepReport,
 ) -> None:
     """Record the sweep under the lock: its events into the outbox, then the marks, then health.
 
-    ``unsaved_failures``: earlier failed sweeps whose health could not be saved, added now.
+    ``unsaved_failures``: earlier failed sweeps whose health could not be saved, added now;
+    ``health_saved`` is called once they are (a failure after that counts only this sweep).
     """
     if ended == INTERRUPTED:
         return
@@ -77,6 +80,7 @@ def persist(
         return kind, state
 
     kind = update_document(store, RATE_LIMIT, record)
+    health_saved()
     if kind is not None:
         # Announced through the outbox like any other event, after the save that records it.
         event = health_event(kind, report, blind=blind)
