@@ -52,8 +52,10 @@ EXPECTED_KINDS = Counter(
 class StudyResult:
     kills: int
     announced: set[str]
-    webhook: Counter = field(default_factory=Counter)  # announcement key -> documents that carried it
-    email: Counter = field(default_factory=Counter)  # (heading, instance, attempt, fire) -> messages
+    # Per message received, the keys of its items: the announcement key on the webhook,
+    # (heading, instance, attempt, fire) in an e-mail.
+    webhook_messages: list[list] = field(default_factory=list)
+    email_messages: list[list] = field(default_factory=list)
     executes: Counter = field(default_factory=Counter)  # instance id -> recover calls
     # Instances whose recovery waits for a person: a kill between the journaled intent and the call,
     # on a DS that cannot show whether the call arrived (3.2), ends in recovery_not_started.
@@ -62,19 +64,19 @@ class StudyResult:
 
     @property
     def lost_webhook(self) -> set[str]:
-        return self.announced - set(self.webhook)
+        return self.announced - {key for message in self.webhook_messages for key in message}
 
     @property
     def repeats_webhook(self) -> int:
-        return sum(n - 1 for n in self.webhook.values())
+        return repeating(self.webhook_messages)
 
     @property
     def lost_email(self) -> int:
-        return max(len(self.announced) - len(self.email), 0)
+        return max(len(self.announced) - len({key for message in self.email_messages for key in message}), 0)
 
     @property
     def repeats_email(self) -> int:
-        return sum(n - 1 for n in self.email.values())
+        return repeating(self.email_messages)
 
     @property
     def double_recoveries(self) -> dict[str, int]:
@@ -201,17 +203,30 @@ def settled(work: Path) -> bool:
     return len(ended) + len(waiting(work, datetime.now(timezone.utc))) == 4
 
 
-def email_items(smtp: SmtpDouble) -> Counter:
-    """One key per item of every e-mail: heading, instance, attempt and fire time identify it."""
-    items: Counter = Counter()
+def repeating(messages: list[list]) -> int:
+    """How many messages repeat an item of an earlier one. A kill inside a send repeats that one
+    message, with all the items it grouped: so at most one repeat per kill and channel."""
+    seen: set = set()
+    repeats = 0
+    for message in messages:
+        repeats += any(key in seen for key in message)
+        seen.update(message)
+    return repeats
+
+
+def email_items(smtp: SmtpDouble) -> list[list]:
+    """Per e-mail, one key per item: heading, instance, attempt and fire time identify it."""
+    messages = []
     for received in smtp.received:
         text = received.message.get_body(("plain",)).get_content()
+        items = []
         for block in re.split(r"\n(?=\d+\. )", text)[1:]:
             lines = block.splitlines()
             heading = lines[0].split(". ", 1)[1]
             facts = dict(line.strip().split(": ", 1) for line in lines[1:] if ": " in line and line.startswith("   "))
-            items[(heading, facts.get("Instance"), facts.get("Attempt"), facts.get("Scheduled for"))] += 1
-    return items
+            items.append((heading, facts.get("Instance"), facts.get("Attempt"), facts.get("Scheduled for")))
+        messages.append(items)
+    return messages
 
 
 def run_study(
@@ -261,9 +276,10 @@ def run_study(
             waiting=waiting(work, datetime.now(timezone.utc)),
             settled=done,
         )
-        for document in webhook.accepted:
-            result.webhook.update(event["announcement_key"] for event in document["events"])
-        result.email = email_items(smtp)
+        result.webhook_messages = [
+            [event["announcement_key"] for event in document["events"]] for document in webhook.accepted
+        ]
+        result.email_messages = email_items(smtp)
         # The instance parameter is processInstanceId up to 3.2, workflowInstanceId on 3.3.
         result.executes = Counter(
             c.params.get("processInstanceId") or c.params.get("workflowInstanceId")
