@@ -27,7 +27,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ds_monitor.config import DigestConfig, parse_at
-from ds_monitor.notify.events import Event
+from ds_monitor.notify.events import DailyFigures, Event
 from ds_monitor.timestamps import parse_stamp
 
 STATE_VERSION = 1
@@ -84,7 +84,7 @@ def claim(state: dict, day: str) -> dict:
 
 
 def build(state: dict, day: str, now: datetime) -> Event:
-    """The digest event: the last 24 hours and the flakiest workflows of 7 days, as facts."""
+    """The digest event: the last 24 hours and the flakiest workflows of 7 days, as figures."""
     state = _normalise(state)
     since = now - DAY
     totals = Counter()
@@ -95,21 +95,22 @@ def build(state: dict, day: str, now: datetime) -> Event:
     recent = [f for f in state["failures"].values() if (parse_stamp(f.get("at")) or since) > since]
     week = [f for f in state["failures"].values() if (parse_stamp(f.get("at")) or now) > now - timedelta(FLAKY_DAYS)]
     flaky = Counter(f"{f['project']}/{f['workflow']}" for f in week).most_common(FLAKY_SHOWN)
-    ended = totals["succeeded"] + totals["failed"]
-    rate = f", {100 * totals['succeeded'] / ended:.0f}% of the {ended} ended succeeded" if ended else ""
-    workflows = len({(f["project"], f["workflow"]) for f in recent})
-    facts = (
-        ("Period", f"{since.isoformat(timespec='minutes')} to {now.isoformat(timespec='minutes')}"),
-        ("Failures", f"{len(recent)} in {workflows} workflow(s)"),
-        ("Auto-recoveries", f"{totals['triggered']} triggered, {totals['succeeded']} succeeded{rate}"),
-        ("Failed most (7 days)", ", ".join(f"{name} ×{n}" for name, n in flaky) or "none"),
-        ("Missed runs", str(totals["missed"])),
-        ("Stuck runs", str(totals["stuck"])),
-        ("Messages suppressed", str(totals["suppressed"])),
-        ("Events silenced", str(totals["silenced"])),
-        ("DS calls", str(totals["ds_calls"])),
+    figures = DailyFigures(
+        day=day,
+        since=since,
+        failures=len(recent),
+        workflows=len({(f["project"], f["workflow"]) for f in recent}),
+        triggered=totals["triggered"],
+        succeeded=totals["succeeded"],
+        failed=totals["failed"],
+        flakiest=tuple(flaky),
+        missed=totals["missed"],
+        stuck=totals["stuck"],
+        suppressed=totals["suppressed"],
+        silenced=totals["silenced"],
+        ds_calls=totals["ds_calls"],
     )
-    return Event(kind="digest", fire_time=now, detail=f"daily digest for {day}", facts=facts)
+    return Event(kind="digest", fire_time=now, figures=figures)
 
 
 def _normalise(state: dict) -> dict:

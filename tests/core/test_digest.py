@@ -12,6 +12,7 @@ from ds_monitor import digest, silences
 from ds_monitor.config import DigestConfig, NotificationConfig, RateLimitConfig, load_config
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.errors import ConfigError
+from ds_monitor.notify.builder import build_digest
 from ds_monitor.notify.events import Event
 from ds_monitor.state import SILENCES
 from ds_monitor.state.files import StateStore
@@ -73,7 +74,11 @@ def test_figures_over_24_hours_and_the_flakiest_over_7_days():
               Event(kind="recovery_exhausted", definition_code=2, instance_id=5)]
     state = digest.record(state, sweep, events, NOW - timedelta(hours=2))
     state = digest.record(state, report(calls=5), [failure(4)], NOW - timedelta(hours=1))
-    facts = dict(digest.build(state, "2026-11-23", NOW).facts)
+    event = digest.build(state, "2026-11-23", NOW)
+    assert event.figures.day == "2026-11-23"
+    [item] = build_digest([event], {}, NOW).items  # worded by the builder
+    facts = dict(item.facts)
+    assert facts["Detail"] == "daily digest for 2026-11-23"
     assert facts["Failures"] == "3 in 2 workflow(s)"
     assert facts["Auto-recoveries"] == "2 triggered, 1 succeeded, 50% of the 2 ended succeeded"
     assert facts["Failed most (7 days)"] == "data/etl ×4, data/sync ×2"

@@ -6,12 +6,14 @@ sentence in ``detail`` instead, and it is shown as is.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ds_monitor.notify.builder import build_digest, describe
-from ds_monitor.notify.events import WITHHELD_NEVER, WITHHELD_TRANSIENT_ONLY, Event
+from ds_monitor.notify.events import WITHHELD_NEVER, WITHHELD_TRANSIENT_ONLY, DailyFigures, Event
 
 CST = timezone(timedelta(hours=8))
 STARTED = datetime(2026, 11, 23, 2, 0, 5, tzinfo=CST)
@@ -129,3 +131,38 @@ def test_an_event_saved_by_an_older_version_keeps_its_sentence():
     assert describe(late) == (
         "no instance for the x fire (held by silence s1 (r) until 2024-06-01T03:00:00+00:00; still open)"
     )
+
+
+def test_the_daily_digest_is_worded_from_its_figures():
+    figures = DailyFigures(
+        day="2024-06-01", since=NOW - timedelta(hours=24), failures=3, workflows=2, triggered=2, succeeded=1,
+        failed=1, flakiest=(("data/etl", 4), ("data/sync", 2)), missed=1, stuck=0, suppressed=1, silenced=1,
+        ds_calls=15,
+    )
+    event = Event("digest", fire_time=NOW, figures=figures)
+    assert Event.from_dict(json.loads(json.dumps(event.to_dict()))) == event  # as the outbox gives it back
+    [item] = build_digest([event], {}, NOW).items
+    assert item.facts == (
+        ("Scheduled for", "2024-06-01 03:00:00+00:00"),
+        ("Detail", "daily digest for 2024-06-01"),
+        ("Period", "2024-05-31T03:00+00:00 to 2024-06-01T03:00+00:00"),
+        ("Failures", "3 in 2 workflow(s)"),
+        ("Auto-recoveries", "2 triggered, 1 succeeded, 50% of the 2 ended succeeded"),
+        ("Failed most (7 days)", "data/etl ×4, data/sync ×2"),
+        ("Missed runs", "1"),
+        ("Stuck runs", "0"),
+        ("Messages suppressed", "1"),
+        ("Events silenced", "1"),
+        ("DS calls", "15"),
+    )
+    quiet = replace(figures, triggered=0, succeeded=0, failed=0, flakiest=())
+    [item] = build_digest([replace(event, figures=quiet)], {}, NOW).items
+    assert ("Auto-recoveries", "0 triggered, 0 succeeded") in item.facts
+    assert ("Failed most (7 days)", "none") in item.facts
+
+
+def test_a_digest_saved_by_an_older_version_keeps_its_lines():
+    saved = {"kind": "digest", "fire_time": NOW.isoformat(), "detail": "daily digest for 2024-06-01",
+             "facts": [["Failures", "0 in 0 workflow(s)"]]}
+    [item] = build_digest([Event.from_dict(saved)], {}, NOW).items
+    assert item.facts[1:] == (("Detail", "daily digest for 2024-06-01"), ("Failures", "0 in 0 workflow(s)"))

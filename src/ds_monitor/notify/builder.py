@@ -358,7 +358,7 @@ def _item(event: Event) -> DigestItem:
     detail = describe(event)
     if detail:
         facts.append(("Detail", _value(detail)))
-    facts.extend((label, _value(value)) for label, value in event.facts)
+    facts.extend((label, _value(value)) for label, value in (_figures(event) if event.figures else event.facts))
     if event.definition_code is None:
         heading = KIND_LABELS[event.kind]
     else:
@@ -387,6 +387,25 @@ def describe(event: Event) -> str:
 
 def _no_words(event: Event) -> str:
     return ""
+
+
+def _figures(event: Event) -> list[tuple[str, str]]:
+    """The digest's figures, one (label, value) line each."""
+    figures, now = event.figures, event.fire_time
+    ended = figures.succeeded + figures.failed
+    rate = f", {100 * figures.succeeded / ended:.0f}% of the {ended} ended succeeded" if ended else ""
+    period = f"{figures.since.isoformat(timespec='minutes')} to {now.isoformat(timespec='minutes') if now else ''}"
+    return [
+        ("Period", period),
+        ("Failures", f"{figures.failures} in {figures.workflows} workflow(s)"),
+        ("Auto-recoveries", f"{figures.triggered} triggered, {figures.succeeded} succeeded{rate}"),
+        ("Failed most (7 days)", ", ".join(f"{name} ×{n}" for name, n in figures.flakiest) or "none"),
+        ("Missed runs", str(figures.missed)),
+        ("Stuck runs", str(figures.stuck)),
+        ("Messages suppressed", str(figures.suppressed)),
+        ("Events silenced", str(figures.silenced)),
+        ("DS calls", str(figures.ds_calls)),
+    ]
 
 
 def _threshold(event: Event) -> str:
@@ -449,6 +468,7 @@ _WHY: dict[str, Callable[[Event], str]] = {
     "recovery_failed": lambda event: f"ended {event.state} (attempt {event.attempt} of {event.max_attempts})",
     "recovery_exhausted": _exhausted,
     "recovery_withheld": _withheld,
+    "digest": lambda event: f"daily digest for {event.figures.day}" if event.figures else "",
 }
 
 

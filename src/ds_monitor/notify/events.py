@@ -51,6 +51,35 @@ _DATETIME_FIELDS = ("start_time", "end_time", "fire_time", "next_fire", "called_
 
 
 @dataclass(frozen=True)
+class DailyFigures:
+    """The daily digest's figures (spec section 10): the 24 hours up to the event's ``fire_time``."""
+
+    day: str  # the local date the digest is for
+    since: datetime
+    failures: int  # failed incidents (definition and instance) first seen in the 24 hours
+    workflows: int  # the workflows they belong to
+    triggered: int  # recoveries triggered
+    succeeded: int  # recoveries that ended in success
+    failed: int  # recoveries that ended in failure
+    flakiest: tuple[tuple[str, int], ...]  # ("project/workflow", failures) over 7 days, most first
+    missed: int
+    stuck: int
+    suppressed: int  # messages the rate limit held back
+    silenced: int
+    ds_calls: int
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "since": self.since.isoformat(), "flakiest": [list(f) for f in self.flakiest]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DailyFigures:
+        values = {f.name: data[f.name] for f in fields(cls)}
+        values["since"] = read_stamp(values["since"])
+        values["flakiest"] = tuple((str(name), int(count)) for name, count in values["flakiest"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Event:
     """One announcement-worthy fact about a workflow (or about the monitor), as the monitor saw it."""
 
@@ -95,7 +124,9 @@ class Event:
     # The whole sentence, as an older version worded it before saving the event in the outbox
     # or a silence; shown as is. Events made now leave it empty.
     detail: str = ""
-    # Extra (label, value) lines, for the digest's figures.
+    # digest: the figures.
+    figures: DailyFigures | None = None
+    # The digest's figures as an older version worded them, (label, value) lines shown as is.
     facts: tuple[tuple[str, str], ...] = ()
     # Why it failed (spec section 9): the failure class, the log line that decided it, and one
     # mapping per failed task (name, type, host, retries, max_retries, duration_seconds,
@@ -156,6 +187,8 @@ class Event:
                 data[name] = data[name].isoformat()
         if self.window is not None:
             data["window"] = self.window.total_seconds()
+        if self.figures is not None:
+            data["figures"] = self.figures.to_dict()
         return data
 
     @classmethod
@@ -168,6 +201,8 @@ class Event:
                 values[name] = read_stamp(values[name])
         if values.get("window") is not None:
             values["window"] = timedelta(seconds=values["window"])
+        if values.get("figures") is not None:
+            values["figures"] = DailyFigures.from_dict(values["figures"])
         values["facts"] = tuple((str(label), str(value)) for label, value in values.get("facts") or ())
         values["failed_tasks"] = tuple(values.get("failed_tasks") or ())
         return cls(**values)
