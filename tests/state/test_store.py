@@ -92,7 +92,7 @@ def test_unusable_state_dir_is_a_configuration_error(tmp_path, state_dir, reason
 
 
 def test_unknown_file_name_is_a_programming_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown state file"):
+    with pytest.raises(ValueError, match="unknown state document"):
         store_at(tmp_path).load("other.json")
 
 

@@ -1,17 +1,12 @@
 """Where the monitor's memory is kept and how (spec sections 5 and 11): one package.
 
-The state is five documents, each a JSON object with a top-level ``"version"``:
-
-* ``recovery_state.json`` — the recovery journal (content owned by :mod:`ds_monitor.recovery`),
-* ``notification_rate_limit.json`` — announcements and rate windows (:mod:`ds_monitor.notify`),
-* ``schedule_state.json`` — what the schedule tracker has looked at (:mod:`ds_monitor.schedule`),
-* ``silences.json`` — the operators' silences and what they hid (:mod:`ds_monitor.silences`),
-* ``digest_state.json`` — hourly tallies for the daily digest and the day last sent (:mod:`ds_monitor.digest`).
+The state is the documents of :data:`DOCUMENTS` (the one list of them: file, owner, content), each
+a JSON object with a top-level ``"version"``.
 
 The package owns the stored form, not the content: the content modules read and write plain
 dicts and do their own pruning.
 
-* this module: the document names, the :class:`Store` interface every backend offers, the
+* this module: the documents, the :class:`Store` interface every backend offers, the
   read-only view (``check --dry-run``) and the one read-modify-write (:func:`update_document`);
 * :mod:`.format`: the bytes of a document (version, migrations, the ``saved_at`` stamp), the
   same in every backend;
@@ -25,16 +20,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One state document of :data:`DOCUMENTS`."""
+
+    file: str  # its file in state_dir, its node under <root>/state, its key in a `state export`
+    owner: str  # the module that reads its content (tolerantly, normalising) and writes it
+    holds: str  # what it remembers
+
 
 RECOVERY = "recovery_state.json"
 RATE_LIMIT = "notification_rate_limit.json"
 SCHEDULE = "schedule_state.json"
 SILENCES = "silences.json"
 DIGEST = "digest_state.json"
-STATE_FILES = (RECOVERY, RATE_LIMIT, SCHEDULE, SILENCES, DIGEST)
+
+# Every document the monitor keeps. A new document is one row here; both stores, status, `state
+# export` and `state import` then carry it.
+DOCUMENTS = (
+    Document(RECOVERY, "ds_monitor.recovery.journal",
+             "the recovery journal: attempts per failed instance; and the failures announced (ds_monitor.tasks)"),
+    Document(RATE_LIMIT, "ds_monitor.notify.ratelimit",
+             "incidents announced, rate windows, the channels' outbox (ds_monitor.notify.outbox), the senders' health"),
+    Document(SCHEDULE, "ds_monitor.schedule",
+             "what the schedule tracker has looked at: last looks, fires judged, missed and stuck runs reported"),
+    Document(SILENCES, "ds_monitor.silences", "the operators' silences and what they hid"),
+    Document(DIGEST, "ds_monitor.digest", "hourly tallies for the daily digest and the day last sent"),
+)
+STATE_FILES = tuple(document.file for document in DOCUMENTS)
+
+
+def known(name: str) -> str:
+    """``name`` if it names a state document; a ValueError otherwise (a caller's bug, never the user's)."""
+    if name not in STATE_FILES:
+        raise ValueError(f"unknown state document {name!r}; expected one of {', '.join(STATE_FILES)}")
+    return name
 
 # How long a sweep waits for the state lock (a file lock, or ZooKeeper's per-store thread lock).
 DEFAULT_LOCK_TIMEOUT = 5.0

@@ -31,7 +31,7 @@ from pathlib import Path
 from ds_monitor.access import access_error
 from ds_monitor.clock import utc_now
 from ds_monitor.errors import AccessError, ConfigError, StateError
-from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, STATE_FILES
+from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, STATE_FILES, known
 from ds_monitor.state.format import CorruptState, decode_document, encode_document, pop_saved_at
 
 # The logger keeps the name it had before the state package: operators filter their logs on it.
@@ -270,9 +270,7 @@ class StateStore:
         return f" (pid {pid})" if pid.isdigit() else ""
 
     def _path(self, name: str) -> Path:
-        if name not in STATE_FILES:
-            raise ValueError(f"unknown state file {name!r}; expected one of {', '.join(STATE_FILES)}")
-        return self.state_dir / name
+        return self.state_dir / known(name)
 
 
 @contextmanager

@@ -50,7 +50,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from ds_monitor.clock import utc_now
 from ds_monitor.coordination import Coordinator, describe_error
 from ds_monitor.errors import CoordinationError, NotLeader, StateError
-from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, STATE_FILES
+from ds_monitor.state import DEFAULT_LOCK_TIMEOUT, STATE_FILES, known
 from ds_monitor.state.format import CorruptState, decode_document, encode_document, pop_saved_at
 
 # The logger keeps the name it had before the state package: operators filter their logs on it.
@@ -111,7 +111,7 @@ class ZooKeeperStore:
 
     def load(self, name: str) -> dict:
         """The content of ``name``; ``{}`` if absent. A corrupt document is set aside and ``{}`` returned."""
-        self._check_name(name)
+        known(name)
         try:
             data = self._read(name)
         except CorruptState as reason:
@@ -206,7 +206,7 @@ class ZooKeeperStore:
 
     def save(self, name: str, data: dict) -> None:
         """Replace ``name`` with ``data`` in one fenced compare-and-set transaction."""
-        self._check_name(name)
+        known(name)
         if not self.writable:
             raise NotLeader(f"not writing {name}: this store is read-only (not the leader)")
         with self._write_lock:
@@ -330,8 +330,3 @@ class ZooKeeperStore:
 
     def _chunk(self, name: str, generation: str, index: int) -> str:
         return f"{self.root}/{CHUNKS}/{name}/{generation}-{index:04d}"
-
-    @staticmethod
-    def _check_name(name: str) -> None:
-        if name not in STATE_FILES:
-            raise ValueError(f"unknown state document {name!r}; expected one of {', '.join(STATE_FILES)}")
