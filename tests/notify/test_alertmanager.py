@@ -125,7 +125,7 @@ def test_an_incident_nobody_closes_is_resolved_after_the_window(am, clock):
 
 def test_monitor_health_is_an_alert_too(am, clock):
     sweeps = Sweeps(am, clock)
-    sweeps.at(0, [Event("monitor_unhealthy", detail="3 sweeps failed")])
+    sweeps.at(0, [Event("monitor_unhealthy", failed_sweeps=3, error_reason="DS error", error="boom")])
     assert am.firing()["monitor"]["labels"]["alertname"] == "DSMonitorUnhealthy"
     sweeps.at(2, [Event("monitor_recovered")])
     assert am.firing() == {}

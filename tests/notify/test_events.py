@@ -16,7 +16,7 @@ FIRE = datetime(2024, 3, 1, 2, 0, tzinfo=timezone(timedelta(hours=8)))
         (Event("missed_run", definition_code=11, fire_time=FIRE), "11@2024-03-01T02:00:00+08:00", "def:11"),
         (Event("threshold_exceeded", definition_code=11, failures=4), "11", "def:11"),
         (Event("stuck_running", definition_code=11, instance_id=9), "11:9", "def:11"),
-        (Event("monitor_unhealthy", detail="3 sweeps failed"), "monitor", "monitor"),
+        (Event("monitor_unhealthy", failed_sweeps=3, error_reason="DS error", error="boom"), "monitor", "monitor"),
         (Event("monitor_recovered"), "monitor", "monitor"),
     ],
     ids=["failure", "follow-up", "missed-run", "threshold", "stuck", "unhealthy", "recovered"],

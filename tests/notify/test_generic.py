@@ -56,7 +56,7 @@ def test_signature_is_the_hex_hmac_sha256_of_the_raw_body():
 
 
 def test_the_signed_schema_1_document_carries_every_event(receiver):
-    events = [failure(), Event("monitor_unhealthy", detail="3 sweeps failed")]
+    events = [failure(), Event("monitor_unhealthy", failed_sweeps=3, error_reason="DS error", error="boom")]
     sender_for(receiver.url).send(build_digest(events, {"def:11": 2}, T0))
     [document] = receiver.accepted
     assert document["schema"] == 1 and document["test"] is False
@@ -69,6 +69,7 @@ def test_the_signed_schema_1_document_carries_every_event(receiver):
     assert first["instance"]["id"] == 42 and first["instance"]["start_time"] == (T0 - timedelta(minutes=5)).isoformat()
     assert first["link"] == "http://ds/ui/projects/7/workflow/instances/42"
     assert second["kind"] == "monitor_unhealthy" and second["project"] is None and second["workflow"] is None
+    assert second["detail"] == "3 consecutive sweeps failed (DS error): boom" and first["detail"] is None
     # the receiver verified the signature over the exact bytes it got
     [request] = receiver.requests
     assert request.headers["X-DS-Monitor-Signature"] == signature(HOOK_SECRET, request.body)
