@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.core.kill_study import run_study  # noqa: E402
+from tests.sweep.kill_study import run_study  # noqa: E402
 
 from ds_monitor.simulator import DSSimulator  # noqa: E402
 

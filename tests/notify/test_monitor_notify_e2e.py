@@ -14,12 +14,12 @@ import pytest
 from ds_monitor.config import DingTalkConfig, EmailConfig, NotificationConfig, WeComConfig
 from ds_monitor.ds.models import FAILURE
 from ds_monitor.notify.manager import build_senders
-from tests.core.e2e import NOW, TOKEN, make_config, make_monitor
 from tests.notify.conftest import KEYWORD, SECRET, WECOM_KEY
 from tests.notify.conftest import TOKEN as ROBOT_TOKEN
 from tests.notify.doubles.dingtalk import DingTalkDouble, Robot
 from tests.notify.doubles.smtp import SmtpDouble
 from tests.notify.doubles.wecom import WeComDouble
+from tests.sweep.e2e import NOW, TOKEN, make_config, make_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 

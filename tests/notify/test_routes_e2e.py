@@ -9,11 +9,11 @@ from datetime import timedelta
 from ds_monitor.config import AlertmanagerConfig, FeishuConfig, NotificationConfig, Route, SlackConfig
 from ds_monitor.ds.models import FAILURE, SUCCESS
 from ds_monitor.notify.manager import build_senders
-from tests.core.e2e import NOW, TOKEN, make_config, make_monitor
 from tests.notify.conftest import FakeClock
 from tests.notify.doubles.alertmanager import AlertmanagerDouble
 from tests.notify.doubles.feishu import FeishuDouble
 from tests.notify.doubles.slack import SlackDouble
+from tests.sweep.e2e import NOW, TOKEN, make_config, make_monitor
 
 HOOK = "/services/T01/B02/slacksecret"
 

@@ -15,8 +15,8 @@ from ds_monitor.notify.ratelimit import admit
 from ds_monitor.schedule import schedule_status
 from ds_monitor.state import SCHEDULE
 from ds_monitor.state.files import StateStore
-from tests.core.e2e import NOW, TOKEN, make_config, make_monitor, minutes
 from tests.schedule.factories import checked_state, definition, tracker
+from tests.sweep.e2e import NOW, TOKEN, make_config, make_monitor, minutes
 
 AHEAD = timedelta(hours=8)  # a host in UTC+8 whose clock was set as if it were UTC
 

@@ -16,7 +16,7 @@ import pytest
 from ds_monitor.errors import AccessError
 from ds_monitor.state import RECOVERY
 from ds_monitor.state.files import StateStore
-from tests.core.e2e import NOW, TOKEN, make_config, make_monitor
+from tests.sweep.e2e import NOW, TOKEN, make_config, make_monitor
 
 JOURNAL = '{"version": 1, "instances": {}}'
 

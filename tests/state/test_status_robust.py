@@ -10,7 +10,7 @@ import pytest
 from ds_monitor.config import Config
 from ds_monitor.state import RATE_LIMIT, RECOVERY, SCHEDULE
 from ds_monitor.status import collect_status, render_status
-from tests.core.e2e import NOW
+from tests.sweep.e2e import NOW
 
 
 def config_for(state_dir) -> Config:
