@@ -101,7 +101,7 @@ class ReadOnlyStore:
     def load(self, name: str) -> dict:
         return self._store.load(name)
 
-    def locked(self):
+    def locked(self) -> AbstractContextManager[None]:
         return self._store.locked()
 
     def snapshot(self) -> dict[str, dict]:

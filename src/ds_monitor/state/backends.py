@@ -15,11 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ds_monitor.config import Config
 from ds_monitor.errors import ConfigError, CoordinationError, StateError
-from ds_monitor.state import STATE_FILES
+from ds_monitor.state import STATE_FILES, Store
 from ds_monitor.state.files import StateStore
+
+if TYPE_CHECKING:
+    from ds_monitor.coordination import Coordinator
 
 EXPORT_FORMAT = "ds-monitor-state"
 EXPORT_VERSION = 1
@@ -38,13 +42,13 @@ def location(config: Config) -> str:
 
 
 @contextmanager
-def zookeeper_session(config: Config, *, lead: bool, refusal: str) -> Iterator:
+def zookeeper_session(config: Config, *, lead: bool, refusal: str) -> Iterator[Coordinator]:
     """A ZooKeeper session for one command; with ``lead`` the command must win the election first.
 
     A running leader keeps the command out (``refusal`` says what to do instead): two writers, or a
     command acting beside the daemon, would be exactly the double action the election prevents.
     """
-    from ds_monitor.coordination import Coordinator
+    from ds_monitor.coordination import Coordinator  # kazoo loads only for the commands that use ZooKeeper
 
     coordinator = Coordinator(config.coordination.zookeeper)
     coordinator.start()
@@ -57,7 +61,7 @@ def zookeeper_session(config: Config, *, lead: bool, refusal: str) -> Iterator:
 
 
 @contextmanager
-def command_store(config: Config, *, write: bool = False, lead: bool = True, **options) -> Iterator:
+def command_store(config: Config, *, write: bool = False, lead: bool = True, **options) -> Iterator[Store]:
     """The store of a one-shot command (``status``, ``state export/import``, ``silence``).
 
     ``write`` with ``lead`` (``state import``) must win the election; ``lead=False`` (``silence
@@ -75,7 +79,7 @@ def command_store(config: Config, *, write: bool = False, lead: bool = True, **o
 
 
 @contextmanager
-def check_replica(config: Config, *, dry_run: bool) -> Iterator:
+def check_replica(config: Config, *, dry_run: bool) -> Iterator[Coordinator | None]:
     """The coordinator of a ``check`` (None without ZooKeeper); spec 11: it acts only as the leader.
 
     ``--dry-run`` reads without contending; otherwise the check must win the election.
@@ -88,7 +92,7 @@ def check_replica(config: Config, *, dry_run: bool) -> Iterator:
         yield coordinator
 
 
-def export_state(store, now: datetime) -> dict:
+def export_state(store: Store, now: datetime) -> dict:
     """Every state document of ``store`` in one JSON object."""
     return {
         "format": EXPORT_FORMAT,
@@ -121,7 +125,7 @@ def read_export(path: str) -> dict[str, dict]:
     return documents
 
 
-def import_state(store, documents: dict[str, dict]) -> list[str]:
+def import_state(store: Store, documents: dict[str, dict]) -> list[str]:
     """Replace each document of the export in ``store``; the ones the export lacks are left alone.
 
     An empty document (absent where it was exported) empties the target, and creates nothing there.
