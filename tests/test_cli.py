@@ -17,24 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.runner.test_process_safety import EXECUTE, seed_failures
-from tests.sweep.e2e import TOKEN
+from tests.sweep.e2e import TOKEN, sim_env
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def sim_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The settings of a monitor watching ``sim`` (the daemon tests' settings), state under tmp_path."""
-    return {
-        "DS_API_URL": sim.url,
-        "DS_TOKEN": TOKEN,
-        "DS_STATE_DIR": str(tmp_path / "state"),
-        "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
-        "DS_CHECK_INTERVAL": "1",
-        "DS_RETRY__RECOVERY_INTERVAL": "0",
-        "DS_MONITOR__MAX_UNCHECKED_MINUTES": "0",
-        "DS_MAX_FAILURES_FOR_RECOVERY": "5",
-        **extra,
-    }
 
 
 def test_config_check_names_unknown_projects_and_workflows_with_closest_matches(ds_sim, tmp_path, run_cli):

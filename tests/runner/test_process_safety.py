@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ds_monitor.ds.models import FAILURE
-from tests.sweep.e2e import TOKEN
+from tests.sweep.e2e import TOKEN, sim_env
 
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTE = "executors/execute"
@@ -24,22 +24,9 @@ STATE_FILES = ("recovery_state.json", "notification_rate_limit.json", "schedule_
 
 
 def monitor_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for a ``run`` child, its own DS_ settings replaced by the test's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    env.update(
-        {
-            "DS_API_URL": sim.url,
-            "DS_TOKEN": TOKEN,
-            "DS_STATE_DIR": str(tmp_path / "state"),
-            "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
-            "DS_CHECK_INTERVAL": "1",
-            "DS_RETRY__RECOVERY_INTERVAL": "0",
-            "DS_MONITOR__MAX_UNCHECKED_MINUTES": "0",
-            "DS_MAX_FAILURES_FOR_RECOVERY": "5",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
+    return env | sim_env(sim, tmp_path, PYTHONUNBUFFERED="1", **extra)
 
 
 def start_run(env: dict[str, str], cwd: Path) -> subprocess.Popen:

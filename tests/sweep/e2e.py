@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from ds_monitor.app import build_monitor
 from ds_monitor.config import Config, DolphinSchedulerConfig, MonitorConfig, RetryConfig
@@ -11,6 +12,22 @@ from ds_monitor.monitor import Monitor
 
 TOKEN = "test-token"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def sim_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The settings of a monitor watching ``sim`` as environment variables (the daemon tests'
+    settings: a sweep a second, every workflow looked at), state and log under tmp_path."""
+    return {
+        "DS_API_URL": sim.url,
+        "DS_TOKEN": TOKEN,
+        "DS_STATE_DIR": str(tmp_path / "state"),
+        "DS_LOGGING__FILE": str(tmp_path / "monitor.log"),
+        "DS_CHECK_INTERVAL": "1",
+        "DS_RETRY__RECOVERY_INTERVAL": "0",
+        "DS_MONITOR__MAX_UNCHECKED_MINUTES": "0",
+        "DS_MAX_FAILURES_FOR_RECOVERY": "5",
+        **extra,
+    }
 
 
 class RecordingSender:
