@@ -58,9 +58,11 @@ def channels(dingtalk_double, wecom_double, smtp, tls, clock):
     )
     config = NotificationConfig(rate_limit=LIMIT, dingtalk=ding, wework=wecom, email=email)
 
-    def senders(wecom_timeout=(1, 2)):
+    # Generous timeouts: a double answers in milliseconds, but a loaded machine can stall its thread
+    # for seconds, and a timed-out first send would be owed and sent again by the next dispatch.
+    def senders(wecom_timeout=(5, 10)):
         return [
-            DingTalkSender(ding, clock=clock, timeout=(1, 2)),
+            DingTalkSender(ding, clock=clock, timeout=(5, 10)),
             WeComSender(wecom, timeout=wecom_timeout),
             EmailSender(email, ssl_context=tls["client"]),
         ]
