@@ -42,7 +42,8 @@ from ds_monitor.ds.models import (  # noqa: E402
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings  # noqa: E402
 
 UTC = timezone.utc
-ZONE = "Asia/Shanghai"
+ZONE = "Asia/Shanghai"  # every schedule's timezoneId
+TZ = ZoneInfo(ZONE)  # what the DS client's parse_zone makes of it
 DAY0 = datetime(2026, 11, 22, tzinfo=UTC)  # warm-up day
 DAY1 = DAY0 + timedelta(days=1)  # measured day
 END = DAY1 + timedelta(days=1)
@@ -134,10 +135,10 @@ def build_fleet(rng: random.Random, n_definitions: int, n_projects: int, hourly_
         else:
             kinds["daily"] += 1
             crontab, minutes = f"0 {rng.choice(range(0, 60, 5))} {rng.randint(0, 23)} * * ? *", (5, 45)
-        schedules.append(Schedule(id=code, definition_code=code, crontab=crontab, timezone_id=ZONE, tz=ZoneInfo(ZONE),
+        schedules.append(Schedule(id=code, definition_code=code, crontab=crontab, timezone_id=ZONE, tz=TZ,
                                   release_state=ONLINE, start_time=DAY0 - timedelta(days=30),
                                   end_time=DAY0 + timedelta(days=3650)))
-        for fire in cron.parse(crontab).fires_between(DAY0, END + TAIL, ZONE):
+        for fire in cron.parse(crontab).fires_between(DAY0, END + TAIL, TZ):
             if rng.random() < MISSED_FIRE_RATE:
                 missed_fires.append((code, fire))
                 continue
@@ -213,7 +214,7 @@ def simulate(fleet: Fleet, settings: TrackerSettings, interval: timedelta, seed:
                 # Due when the execution window after its start ends or its next fire comes,
                 # whichever is first; count it only if that falls inside the simulation.
                 crontab = crontabs[run.definition.code]
-                next_fire = cron.parse(crontab).next_fire(run.start, ZONE)
+                next_fire = cron.parse(crontab).next_fire(run.start, TZ)
                 due = min(run.start + settings.execution_window, next_fire)
                 if due + interval <= END + TAIL:
                     outcome.stuck_expected += 1

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from ds_monitor import cron
 from ds_monitor.errors import ConfigError
 from ds_monitor.simulator import DSSimulator
+from ds_monitor.zones import parse_zone
 
 Outcome = Callable[[int, datetime], str]
 
@@ -58,9 +59,10 @@ class SimulatedScheduler:
                 continue
             try:
                 expression = cron.parse(schedule.crontab)
-                fires = list(expression.fires_between(self.last, now, schedule.timezone_id))
             except ConfigError:
-                continue
+                continue  # a crontab Quartz refuses never fires
+            # the simulator's store only takes zones ZoneInfo knows, so this parses
+            fires = list(expression.fires_between(self.last, now, parse_zone(schedule.timezone_id)))
             for fire in fires:
                 if not schedule.start_time <= fire <= schedule.end_time:
                     continue

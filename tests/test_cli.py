@@ -113,6 +113,13 @@ def test_a_failed_test_message_is_exit_1_and_the_channel_line_says_why(tmp_path,
     assert "error:" not in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../etc/passwd", "America/New York"], ids=repr)
+def test_cron_names_an_unknown_zone_and_exits_2(run_cli, zone):
+    result = run_cli("cron", "0 0 2 * * ?", "--tz", zone)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f'error: unknown time zone "{zone}"']
+
+
 def test_a_bug_is_an_internal_error_line_and_exit_1(run_cli, monkeypatch):
     """An exception outside the error family: one line naming its type, a hint, never a traceback."""
     import ds_monitor.cron

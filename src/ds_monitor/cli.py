@@ -200,9 +200,13 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
 
     Example: python main.py cron "0 0 2 * * ? *" --tz Asia/Shanghai -n 3
     """
-    from ds_monitor.cron import next_fire_times, resolve_zone
+    from ds_monitor.cron import next_fire_times
+    from ds_monitor.zones import parse_zone
 
-    tz = resolve_zone(zone)
+    try:
+        tz = parse_zone(zone)
+    except ValueError:
+        raise ConfigError(f'unknown time zone "{zone}"') from None
     if start is None:
         begin = _now()
     else:
@@ -212,7 +216,7 @@ def cron_command(expression: str, zone: str, start: str | None, count: int) -> N
             raise ConfigError(f"--from: {start!r} is not an ISO-8601 date-time such as 2026-01-31T02:00") from None
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=tz)
-    for fire in next_fire_times(expression, zone, begin, count):
+    for fire in next_fire_times(expression, tz, begin, count):
         click.echo(fire.isoformat())
 
 

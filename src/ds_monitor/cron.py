@@ -42,7 +42,10 @@ Fire times come back with the schedule zone's wall clock and its UTC offset at t
 a fixed-offset tzinfo (``2024-11-03T01:30:00-05:00``), so they compare equal to the same instant
 in any other zone and ``fire + timedelta(hours=2)`` is two real hours later.
 
-Pure: no clock, no I/O. Every datetime in and out is timezone-aware.
+Pure: no clock, no I/O. Every datetime in and out is timezone-aware, and the zone comes in as a
+``tzinfo``: a zone name is read once, where it enters the monitor, by ``ds_monitor.zones.parse_zone``
+(a schedule's ``timezoneId`` at the DS client, a maintenance window's ``timezone``, ``cron --tz``),
+so an unknown name is that caller's error, not this module's.
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from ds_monitor.errors import ConfigError
-from ds_monitor.zones import parse_zone
 
 __all__ = [
     "FIRST_YEAR",
@@ -64,7 +66,6 @@ __all__ = [
     "CronExpression",
     "next_fire_times",
     "parse",
-    "resolve_zone",
 ]
 
 FIRST_YEAR = 1970
@@ -508,17 +509,7 @@ def _day_rule(days_of_month: _FieldValues, days_of_week: _FieldValues) -> _DayRu
     return _DaysOfMonth(tuple(sorted(days_of_month.values)))
 
 
-# --------------------------------------------------------------------------- zones
-
-
-def resolve_zone(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo for a zone name as DS accepts it (or the tzinfo itself); ``ConfigError`` naming an unknown zone."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return parse_zone(tz)
-    except ValueError as err:
-        raise ConfigError(f'unknown time zone "{tz}"') from err
+# --------------------------------------------------------------------------- instants and wall clocks
 
 
 def _require_aware(value: datetime, name: str) -> None:
@@ -642,14 +633,13 @@ class CronExpression:
 
     # -- public API
 
-    def next_fire(self, after: datetime, tz: str | tzinfo) -> datetime | None:
+    def next_fire(self, after: datetime, zone: tzinfo) -> datetime | None:
         """The first fire time strictly after ``after``; None if the year field ends first.
 
-        The result shows the wall clock of ``tz`` with that zone's UTC offset at the fire time
+        The result shows the wall clock of ``zone`` with that zone's UTC offset at the fire time
         (a fixed-offset tzinfo, see ``_resolve``).
         """
         _require_aware(after, "after")
-        zone = resolve_zone(tz)
         start = datetime.fromtimestamp(_floor_seconds(after) + 1, zone)
         wall: Wall | None = _wall(start)
         while True:
@@ -661,14 +651,13 @@ class CronExpression:
                 return fire
             wall = _wall_from_seconds(_wall_seconds(wall) + 1)  # skipped by the clock: look later
 
-    def previous_fire(self, at_or_before: datetime, tz: str | tzinfo) -> datetime | None:
-        """The latest fire time at or before ``at_or_before``, in ``tz``; None if there is none.
+    def previous_fire(self, at_or_before: datetime, zone: tzinfo) -> datetime | None:
+        """The latest fire time at or before ``at_or_before``, in ``zone``; None if there is none.
 
         Quartz has no such function; this is the inverse of ``next_fire``: ``previous_fire(t)`` is
         a time ``next_fire`` returns, and no fire lies between it and ``t``.
         """
         _require_aware(at_or_before, "at_or_before")
-        zone = resolve_zone(tz)
         instant = datetime.fromtimestamp(_floor_seconds(at_or_before), timezone.utc)
         wall: Wall | None = _latest_wall_not_after(instant, zone)
         while True:
@@ -680,13 +669,13 @@ class CronExpression:
                 return fire
             wall = _wall_from_seconds(_wall_seconds(wall) - 1)
 
-    def fires_between(self, start: datetime, end: datetime, tz: str | tzinfo) -> Iterator[datetime]:
-        """Every fire time t with start < t <= end, ascending, in ``tz``."""
+    def fires_between(self, start: datetime, end: datetime, zone: tzinfo) -> Iterator[datetime]:
+        """Every fire time t with start < t <= end, ascending, in ``zone``."""
         _require_aware(end, "end")
-        fire = self.next_fire(start, tz)
+        fire = self.next_fire(start, zone)
         while fire is not None and fire <= end:
             yield fire
-            fire = self.next_fire(fire, tz)
+            fire = self.next_fire(fire, zone)
 
     # -- time of day
 
@@ -833,18 +822,17 @@ class CronExpression:
             day, time_of_day = _month_length(year, month), _END_OF_DAY
 
 
-def next_fire_times(expression: str, tz: str, start: datetime, count: int) -> list[datetime]:
-    """The next ``count`` fire times of ``expression`` strictly after ``start``, in zone ``tz``.
+def next_fire_times(expression: str, zone: tzinfo, start: datetime, count: int) -> list[datetime]:
+    """The next ``count`` fire times of ``expression`` strictly after ``start``, in ``zone``.
 
-    Fewer when the year field runs out. Raises ``CronError`` for an invalid expression and
-    ``ConfigError`` for an unknown zone (both exit code 2 at the CLI).
+    Fewer when the year field runs out. Raises ``CronError`` for an invalid expression (exit code
+    2 at the CLI).
     """
     cron = parse(expression)
-    resolve_zone(tz)  # an unknown zone is an error even when no fire time is asked for
     fires: list[datetime] = []
     fire: datetime | None = start
     while len(fires) < count:
-        fire = cron.next_fire(fire, tz)
+        fire = cron.next_fire(fire, zone)
         if fire is None:
             break
         fires.append(fire)

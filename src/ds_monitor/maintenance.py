@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from ds_monitor import cron
 from ds_monitor.config import MaintenanceWindow
 from ds_monitor.silences import Silence
+from ds_monitor.zones import parse_zone
 
 ID_PREFIX = "maintenance:"
 
@@ -45,7 +46,8 @@ def current(window: MaintenanceWindow, now: datetime) -> Occurrence | None:
     """The occurrence of ``window`` that contains ``now``, if any."""
     expression = cron.parse(window.cron)
     duration = timedelta(minutes=window.duration_minutes)
-    fire = expression.previous_fire(now, window.timezone)
+    # the config keeps the zone as written (config show prints it) and has already checked it parses
+    fire = expression.previous_fire(now, parse_zone(window.timezone))
     if fire is None or now >= fire + duration:
         return None
     return Occurrence(window, fire, fire + duration)
@@ -53,7 +55,7 @@ def current(window: MaintenanceWindow, now: datetime) -> Occurrence | None:
 
 def upcoming(window: MaintenanceWindow, now: datetime) -> Occurrence | None:
     """The next occurrence that starts after ``now``."""
-    fire = cron.parse(window.cron).next_fire(now, window.timezone)
+    fire = cron.parse(window.cron).next_fire(now, parse_zone(window.timezone))
     if fire is None:
         return None
     return Occurrence(window, fire, fire + timedelta(minutes=window.duration_minutes))

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ds_monitor.cron import CronExpression, next_fire_times, parse
-from ds_monitor.errors import ConfigError
 
 ONE_SECOND = timedelta(seconds=1)
+UTC = timezone.utc
 
 
 def at(text: str) -> datetime:
@@ -135,27 +135,28 @@ def iso(fires: list[datetime]) -> list[str]:
     ],
 )
 def test_dst_cases_match_quartz(expression, zone, start, expected):
-    assert iso(next_fire_times(expression, zone, at(start), len(expected))) == expected
+    assert iso(next_fire_times(expression, ZoneInfo(zone), at(start), len(expected))) == expected
 
 
 def test_results_show_the_zone_wall_clock_with_its_offset():
-    fire = parse("0 0 2 * * ? *").next_fire(at("2025-01-01T00:00:00+00:00"), "Asia/Shanghai")
+    fire = parse("0 0 2 * * ? *").next_fire(at("2025-01-01T00:00:00+00:00"), ZoneInfo("Asia/Shanghai"))
     assert (fire.hour, fire.utcoffset()) == (2, timedelta(hours=8))
     assert fire == at("2025-01-01T18:00:00+00:00")
 
 
 def test_fall_back_fire_equals_the_same_instant_in_another_zone():
     """A ZoneInfo datetime in a repeated hour compares unequal across zones (PEP 495); ours do not."""
-    fire = parse("0 30 1 * * ?").next_fire(at("2024-11-02T12:00:00-04:00"), "America/New_York")
+    fire = parse("0 30 1 * * ?").next_fire(at("2024-11-02T12:00:00-04:00"), ZoneInfo("America/New_York"))
     assert fire == at("2024-11-03T06:30:00+00:00")
     assert fire + timedelta(hours=1) == at("2024-11-03T07:30:00+00:00")
 
 
-def test_zone_may_be_given_as_tzinfo():
+def test_any_tzinfo_is_a_zone():
+    """Fixed offsets too: parse_zone reads DS's ``GMT+8`` as one."""
     cron = parse("0 0 2 * * ?")
     start = at("2025-01-01T00:00:00+00:00")
-    assert cron.next_fire(start, ZoneInfo("Europe/Berlin")) == cron.next_fire(start, "Europe/Berlin")
-    assert cron.next_fire(start, timezone.utc) == at("2025-01-01T02:00:00+00:00")
+    assert cron.next_fire(start, UTC) == at("2025-01-01T02:00:00+00:00")
+    assert cron.next_fire(start, timezone(timedelta(hours=8), "GMT+8")) == at("2025-01-01T18:00:00+00:00")
 
 
 @pytest.mark.parametrize(
@@ -168,7 +169,7 @@ def test_zone_may_be_given_as_tzinfo():
     ],
 )
 def test_next_fire_is_strictly_after(after, expected):
-    assert parse("0 0 2 * * ?").next_fire(at(after), "UTC") == at(expected)
+    assert parse("0 0 2 * * ?").next_fire(at(after), UTC) == at(expected)
 
 
 @pytest.mark.parametrize(
@@ -270,11 +271,11 @@ def test_next_fire_is_strictly_after(after, expected):
     ],
 )
 def test_previous_fire(expression, zone, instant, expected):
-    assert parse(expression).previous_fire(at(instant), zone) == at(expected)
+    assert parse(expression).previous_fire(at(instant), ZoneInfo(zone)) == at(expected)
 
 
 def test_previous_fire_none_before_the_first_year():
-    assert parse("0 0 0 1 1 ? 2026").previous_fire(at("2025-06-01T00:00:00+00:00"), "UTC") is None
+    assert parse("0 0 0 1 1 ? 2026").previous_fire(at("2025-06-01T00:00:00+00:00"), UTC) is None
 
 
 PROPERTY_EXPRESSIONS = [
@@ -295,7 +296,7 @@ PROPERTY_EXPRESSIONS = [
     "0 0 0 29 2 ?",
     "30 59 23 31 12 ? 2024-2030",
 ]
-PROPERTY_ZONES = ["America/New_York", "Europe/Berlin", "Asia/Shanghai", "UTC"]
+PROPERTY_ZONES = [ZoneInfo(name) for name in ("America/New_York", "Europe/Berlin", "Asia/Shanghai", "UTC")]
 
 
 def random_instants(seed: int, count: int) -> list[datetime]:
@@ -320,7 +321,7 @@ def random_instants(seed: int, count: int) -> list[datetime]:
     return instants
 
 
-@pytest.mark.parametrize("zone", PROPERTY_ZONES)
+@pytest.mark.parametrize("zone", PROPERTY_ZONES, ids=str)
 def test_previous_and_next_fire_are_consistent(zone):
     """prev(next(t)) == next(t), and no fire lies between prev(t) and t."""
     problems = []
@@ -338,7 +339,7 @@ def test_previous_and_next_fire_are_consistent(zone):
     assert not problems, "\n".join(problems[:20])
 
 
-@pytest.mark.parametrize("zone", PROPERTY_ZONES)
+@pytest.mark.parametrize("zone", PROPERTY_ZONES, ids=str)
 def test_previous_fire_is_the_last_fire_a_forward_walk_finds(zone):
     """Brute force: walk next_fire from three days before t; the last fire <= t must be prev(t)."""
     problems = []
@@ -365,7 +366,7 @@ def test_previous_fire_is_the_last_fire_a_forward_walk_finds(zone):
 
 def test_fires_between_is_open_at_start_and_closed_at_end():
     cron = parse("0 0 */6 * * ?")
-    fires = list(cron.fires_between(at("2025-01-01T00:00:00+00:00"), at("2025-01-02T00:00:00+00:00"), "UTC"))
+    fires = list(cron.fires_between(at("2025-01-01T00:00:00+00:00"), at("2025-01-02T00:00:00+00:00"), UTC))
     assert iso(fires) == [
         "2025-01-01T06:00:00+00:00",
         "2025-01-01T12:00:00+00:00",
@@ -376,28 +377,19 @@ def test_fires_between_is_open_at_start_and_closed_at_end():
 
 def test_fires_between_crosses_the_new_york_fall_back():
     fires = parse("0 0 * * * ?").fires_between(
-        at("2024-11-03T00:30:00-04:00"), at("2024-11-03T02:30:00-05:00"), "America/New_York"
+        at("2024-11-03T00:30:00-04:00"), at("2024-11-03T02:30:00-05:00"), ZoneInfo("America/New_York")
     )
     assert iso(fires) == ["2024-11-03T01:00:00-05:00", "2024-11-03T02:00:00-05:00"]
 
 
 def test_next_fire_times_stops_when_the_years_run_out():
-    fires = next_fire_times("0 0 0 1 1 ? 2025-2026", "UTC", at("2024-06-01T00:00:00+00:00"), 5)
+    fires = next_fire_times("0 0 0 1 1 ? 2025-2026", UTC, at("2024-06-01T00:00:00+00:00"), 5)
     assert iso(fires) == ["2025-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00"]
-    assert parse("0 0 0 1 1 ? 2025-2026").next_fire(at("2026-06-01T00:00:00+00:00"), "UTC") is None
+    assert parse("0 0 0 1 1 ? 2025-2026").next_fire(at("2026-06-01T00:00:00+00:00"), UTC) is None
 
 
 def test_next_fire_times_count_zero():
-    assert next_fire_times("0 0 2 * * ?", "UTC", at("2025-01-01T00:00:00+00:00"), 0) == []
-
-
-@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../etc/passwd", "America/New York"])
-def test_unknown_zone_is_a_config_error_naming_it(zone):
-    with pytest.raises(ConfigError, match=f'unknown time zone "{zone}"') as caught:
-        parse("0 0 2 * * ?").next_fire(at("2025-01-01T00:00:00+00:00"), zone)
-    assert caught.value.exit_code == 2
-    with pytest.raises(ConfigError, match="unknown time zone"):
-        next_fire_times("0 0 2 * * ?", zone, at("2025-01-01T00:00:00+00:00"), 0)
+    assert next_fire_times("0 0 2 * * ?", UTC, at("2025-01-01T00:00:00+00:00"), 0) == []
 
 
 @pytest.mark.parametrize("method", ["next_fire", "previous_fire"])
@@ -405,4 +397,4 @@ def test_naive_datetimes_are_refused(method):
     cron: CronExpression = parse("0 0 2 * * ?")
     naive = datetime(2025, 1, 1)  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError, match="timezone-aware"):
-        getattr(cron, method)(naive, "UTC")
+        getattr(cron, method)(naive, UTC)

@@ -1,6 +1,6 @@
 """Parsing the DS/Quartz cron dialect: what is valid, and errors that name the field and token."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 import pytest
 
@@ -10,11 +10,11 @@ from ds_monitor.errors import ConfigError
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)  # a Wednesday
 
 
-def fires(expression: str, count: int = 4, start: datetime = START, tz: str = "UTC") -> list[str]:
+def fires(expression: str, count: int = 4, start: datetime = START, zone: tzinfo = timezone.utc) -> list[str]:
     cron = parse(expression)
     result, t = [], start
     for _ in range(count):
-        t = cron.next_fire(t, tz) if t else None
+        t = cron.next_fire(t, zone) if t else None
         result.append(t.strftime("%Y-%m-%d %a %H:%M:%S") if t else None)
     return result
 
