@@ -29,7 +29,7 @@ from ds_monitor.recovery.action import RecoveryHandler
 from ds_monitor.recovery.decisions import RecoveryPolicy
 from ds_monitor.recovery.journal import Journal
 from ds_monitor.schedule import ScheduleTracker, TrackerSettings
-from ds_monitor.state import RECOVERY, SCHEDULE, STATE_FILES, ReadOnlyStore, Store
+from ds_monitor.state import RECOVERY, SCHEDULE, ReadOnlyStore, Store
 from ds_monitor.sweep import health as sweep_health
 from ds_monitor.sweep.announce import Announcer
 from ds_monitor.sweep.diagnose import diagnose
@@ -236,14 +236,13 @@ class Monitor:
         return None
 
     def _take_store_warnings(self, report: SweepReport) -> None:
-        """The state store's warnings of this sweep (a file quarantined, unreadable) into the report."""
-        for warning in self.store.warnings:
-            report.warnings.append(warning)
-            if self.telemetry is not None:
-                for name in STATE_FILES:
-                    if name in warning:
-                        self.telemetry.state_file_error(name)
+        """The state store's messages of this sweep into the report; each file it set aside counted."""
+        report.warnings.extend(self.store.warnings)
+        if self.telemetry is not None:
+            for name in self.store.file_errors:
+                self.telemetry.state_file_error(name)
         self.store.warnings.clear()
+        self.store.file_errors.clear()
 
     def _api_figures(self, report: SweepReport) -> dict:
         figures = self.api_metrics.snapshot()

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry
+
 from ds_monitor.config import RateLimitConfig
 from ds_monitor.notify.events import Event
 from ds_monitor.notify.pacer import PaceLimits, Pacer
 from ds_monitor.notify.ratelimit import admit
 from ds_monitor.schedule import schedule_status
-from ds_monitor.state import SCHEDULE
+from ds_monitor.state import RECOVERY, SCHEDULE
 from ds_monitor.state.files import StateStore
+from ds_monitor.telemetry import MonitorMetrics
 from tests.schedule.factories import checked_state, definition, tracker
 from tests.sweep.e2e import NOW, TOKEN, make_config, make_monitor, minutes
 
@@ -74,3 +77,27 @@ def test_a_block_from_the_future_lasts_no_longer_than_the_service_imposes():
     limits = PaceLimits(per_window=20, window_seconds=60, block_seconds={130101: 300})
     limiter = Pacer({"robot": {"sent": [], "blocked_until": (NOW + timedelta(days=2)).isoformat()}})
     assert limiter.wait_seconds("robot", limits, NOW) == 300
+
+
+def test_only_a_file_set_aside_counts_as_a_state_file_error_not_a_clock_warning(make_ds_sim, tmp_path):
+    sim = make_ds_sim(version="3.2", token=TOKEN, clock=lambda: NOW)
+    sim.add_definition(sim.add_project("p"), "wf")
+    config = make_config(sim, tmp_path)
+    StateStore(config.state_dir, clock=lambda: NOW + AHEAD).save(SCHEDULE, {"version": 1, "definitions": {}})
+    (tmp_path / RECOVERY).write_text("{not json", encoding="utf-8")
+    monitor = make_monitor(config)
+    registry = CollectorRegistry()
+    monitor.telemetry = MonitorMetrics(registry)
+    report = monitor.sweep(NOW)
+    monitor.close()
+
+    assert any("ahead of this host's clock" in w for w in report.warnings), report.warnings
+    assert any("was corrupt" in w for w in report.warnings), report.warnings
+    counted = {
+        sample.labels["file"]: sample.value
+        for metric in registry.collect()
+        if metric.name == "ds_monitor_state_file_errors"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+    assert counted == {RECOVERY: 1.0}

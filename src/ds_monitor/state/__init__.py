@@ -73,10 +73,13 @@ class Store(Protocol):
     zookeeper``).
 
     ``load``/``save`` take a name of ``STATE_FILES``; ``locked`` is held while a sweep reads and
-    writes; ``snapshot`` never writes; ``warnings`` collects quarantine and clock messages.
+    writes; ``snapshot`` never writes; ``warnings`` collects quarantine and clock messages;
+    ``file_errors`` the names of the documents found unusable and set aside (the
+    ``ds_monitor_state_file_errors_total`` metric): a clock warning is not one.
     """
 
     warnings: list[str]
+    file_errors: list[str]
 
     def load(self, name: str) -> dict: ...
 
@@ -97,6 +100,7 @@ class ReadOnlyStore:
     def __init__(self, store: Store):
         self._store = store
         self.warnings = store.warnings
+        self.file_errors = store.file_errors
 
     def load(self, name: str) -> dict:
         return self._store.load(name)

@@ -60,6 +60,7 @@ class StateStore:
         self.clock = clock
         # Quarantine messages of this process; the caller reports and clears them.
         self.warnings: list[str] = []
+        self.file_errors: list[str] = []
         # Files already reported as saved in the future, so a stepped-back clock warns once per file.
         self._future_reported: set[str] = set()
         try:
@@ -139,6 +140,7 @@ class StateStore:
         self.warnings.append(message)
 
     def _quarantine(self, path: Path, reason: str) -> None:
+        self.file_errors.append(path.name)
         stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         target = path.with_name(f"{path.name}.corrupt-{stamp}")
         suffix = 1

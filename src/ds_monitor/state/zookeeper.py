@@ -97,6 +97,7 @@ class ZooKeeperStore:
         self.clock = clock
         self.location = f"zookeeper {coordinator.hosts} {coordinator.root}"
         self.warnings: list[str] = []
+        self.file_errors: list[str] = []
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._seen: dict[str, _Seen] = {}
@@ -187,6 +188,7 @@ class ZooKeeperStore:
 
     def _quarantine(self, name: str, reason: str) -> None:
         """Keep the evidence under ``root/corrupt`` (leader only) and start this document empty."""
+        self.file_errors.append(name)
         message = f"state document {self._manifest(name)} was corrupt ({reason}); starting empty"
         if self.writable:
             stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
