@@ -58,7 +58,7 @@ def test_sweeps_track_the_failure_streak_and_the_last_success(metrics):
     assert value(metrics, "ds_monitor_sweep_duration_seconds_bucket", le="0.5") == 1
 
 
-def test_ds_calls_follow_api_metrics_through_its_observer(metrics):
+def test_ds_calls_follow_the_call_stats_through_its_observer(metrics):
     api = CallStats(observer=metrics.ds_call)
     endpoint = "GET /projects/{pc}/process-instances"
     api.record_call(endpoint, 0.02, ok=True)

@@ -45,8 +45,8 @@ def build_monitor(
     from ds_monitor.ds.calls import CallStats
     from ds_monitor.ds.client import DSClient
 
-    api_metrics = CallStats(observer=telemetry.ds_call if telemetry is not None else None)
-    client = DSClient(config.dolphinscheduler, metrics=api_metrics, **client_options)
+    calls = CallStats(observer=telemetry.ds_call if telemetry is not None else None)
+    client = DSClient(config.dolphinscheduler, calls=calls, **client_options)
     if coordinator is None:
         store = StateStore(config.state_dir, clock=clock)
     else:
@@ -71,7 +71,7 @@ def build_monitor(
         client,
         store,
         notifier,
-        api_metrics=api_metrics,
+        calls=calls,
         telemetry=telemetry,
         dry_run=dry_run,
         heartbeat=heartbeat,

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from ds_monitor.config import Config, secret_values
+from ds_monitor.ds.calls import CallStats
 from ds_monitor.ds.protocol import DSApi
 from ds_monitor.errors import AccessError, MonitorError, SweepInterrupted, WatchingNothing, describe_bug
 from ds_monitor.notify import NotificationManager
@@ -63,7 +64,7 @@ class Monitor:
         store: Store,
         notifier: NotificationManager,
         *,
-        api_metrics,
+        calls: CallStats,
         telemetry=None,
         dry_run: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
@@ -73,7 +74,7 @@ class Monitor:
         self.client = client
         self.store = ReadOnlyStore(store) if dry_run else store
         self.notifier = notifier
-        self.api_metrics = api_metrics
+        self.calls = calls
         self.telemetry = telemetry
         self.dry_run = dry_run
         self.monotonic = monotonic
@@ -112,7 +113,7 @@ class Monitor:
         Never raises for DS trouble: the report carries ``error`` and the health event.
         """
         report = SweepReport(started_at=now, role=self.role)
-        self.api_metrics.reset()
+        self.calls.reset()
         started = self.monotonic()
         try:
             with self.store.locked(), _collector_paused():
@@ -245,7 +246,7 @@ class Monitor:
         self.store.file_errors.clear()
 
     def _api_figures(self, report: SweepReport) -> dict:
-        figures = self.api_metrics.snapshot()
+        figures = self.calls.snapshot()
         return {
             "calls": figures["calls"],
             "errors": figures["errors"],

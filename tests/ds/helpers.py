@@ -35,7 +35,7 @@ def make_client(
     timeout_seconds: float = 2,
     ui_url: str = "",
     clock: Callable[[], float] | None = None,
-    metrics: CallStats | None = None,
+    calls: CallStats | None = None,
     max_retries: int = 2,
     cache_ttl_seconds: float = 300,
 ) -> DSClient:
@@ -49,7 +49,7 @@ def make_client(
     )
     return DSClient(
         config,
-        metrics=metrics,
+        calls=calls,
         cache_ttl_seconds=cache_ttl_seconds,
         monotonic=clock or FakeClock(),
         retry_backoff=0,

@@ -339,7 +339,7 @@ def test_metrics_follow_real_calls(ds_sim):
     client.list_projects()
     client.list_projects()
     client.list_instances(e["pc"])
-    snap = client.metrics.snapshot()
+    snap = client.calls.snapshot()
     assert snap["cache_hits"] == 1
     assert set(snap["per_endpoint"]) == {
         "GET /users/get-user-info",

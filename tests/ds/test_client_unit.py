@@ -132,7 +132,7 @@ def test_every_failure_becomes_a_typed_one_line_error_without_token(mock, reply,
     assert TOKEN not in text
     if error is DSApiError:
         assert (info.value.code, info.value.endpoint) == (10049, "GET /projects/list")
-    assert client.metrics.snapshot()["errors"] == 1
+    assert client.calls.snapshot()["errors"] == 1
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504], ids=str)
@@ -142,7 +142,7 @@ def test_reads_are_retried_until_exhausted(mock, status):
     with pytest.raises(DSProtocolError, match=f"HTTP {status}"):
         client.list_projects()
     assert len(mock.calls) == 3  # first try + 2 retries
-    assert client.metrics.snapshot()["calls"] == 1  # retries are inside one recorded call
+    assert client.calls.snapshot()["calls"] == 1  # retries are inside one recorded call
 
 
 def test_read_succeeds_after_transient_5xx(mock):
@@ -565,8 +565,8 @@ def test_paths_follow_the_family(mock, version, definitions, instances, filter_p
 def test_listings_are_cached_for_the_ttl(mock):
     mock.get(f"{BASE}/projects/list", json=envelope([{"code": 1, "name": "p"}]))
     clock = FakeClock()
-    metrics = CallStats()
-    client = make_client(clock=clock, metrics=metrics, cache_ttl_seconds=300)
+    calls = CallStats()
+    client = make_client(clock=clock, calls=calls, cache_ttl_seconds=300)
     client.list_projects()
     clock.advance(299)
     client.list_projects()
@@ -577,7 +577,7 @@ def test_listings_are_cached_for_the_ttl(mock):
     client.invalidate_cache()
     client.list_projects()
     assert len(mock.calls) == 3
-    snap = metrics.snapshot()
+    snap = calls.snapshot()
     assert (snap["calls"], snap["cache_hits"]) == (3, 1)
     assert snap["per_endpoint"]["GET /projects/list"]["calls"] == 3
 
@@ -599,7 +599,7 @@ def test_instances_are_never_cached_and_metrics_use_templates(mock):
     client.list_instances(5)
     client.list_instances(6)
     assert len(mock.calls) == 2
-    assert client.metrics.snapshot()["per_endpoint"]["GET /projects/{pc}/process-instances"]["calls"] == 2
+    assert client.calls.snapshot()["per_endpoint"]["GET /projects/{pc}/process-instances"]["calls"] == 2
 
 
 def test_latency_is_measured_on_the_injected_clock(mock):
@@ -612,7 +612,7 @@ def test_latency_is_measured_on_the_injected_clock(mock):
     mock.add_callback(responses.GET, f"{BASE}/projects/list", callback=slow)
     client = make_client(clock=clock)
     client.list_projects()
-    assert client.metrics.snapshot()["latency_ms_p50"] == 250.0
+    assert client.calls.snapshot()["latency_ms_p50"] == 250.0
 
 
 # --- configuration and helpers ---------------------------------------------------------------------
@@ -670,7 +670,7 @@ def test_cache_is_per_project_and_hits_are_named_by_endpoint(mock):
     mock.get(f"{BASE}/projects/5/process-definition", json=empty)
     mock.get(f"{BASE}/projects/6/process-definition", json=empty)
     hits = []
-    client = make_client(metrics=CallStats(observer=lambda key, outcome, _s: hits.append((key, outcome))))
+    client = make_client(calls=CallStats(observer=lambda key, outcome, _s: hits.append((key, outcome))))
     client.list_definitions(5)
     client.list_definitions(6)
     client.list_definitions(5)

@@ -162,7 +162,7 @@ class DSClient:
         self,
         config: DolphinSchedulerConfig,
         *,
-        metrics: CallStats | None = None,
+        calls: CallStats | None = None,
         cache_ttl_seconds: float = 300,
         monotonic: Callable[[], float] = time.monotonic,
         retry_backoff: float = 0.5,
@@ -178,7 +178,7 @@ class DSClient:
         self._host = urlsplit(self._base).netloc.rpartition("@")[2]
         # Links go to people (chat messages, reports): never with the API URL's user:password.
         self._ui_base = strip_userinfo(config.ui_url or self._base + "/ui").rstrip("/")
-        self.metrics = metrics if metrics is not None else CallStats()
+        self.calls = calls if calls is not None else CallStats()
         self._cache = TTLCache(cache_ttl_seconds)
         self._monotonic = monotonic
         self._version: str | None = None if config.api_version == "auto" else config.api_version
@@ -420,7 +420,7 @@ class DSClient:
         with self._cache_lock:
             hit, value = self._cache.get(key, self._monotonic())
         if hit:
-            self.metrics.record_cache_hit(endpoint)
+            self.calls.record_cache_hit(endpoint)
             return value
         value = fetch()
         with self._cache_lock:
@@ -541,7 +541,7 @@ class DSClient:
             yield
             ok = True
         finally:
-            self.metrics.record_call(endpoint, self._monotonic() - started, ok)
+            self.calls.record_call(endpoint, self._monotonic() - started, ok)
 
     def _send(
         self,
