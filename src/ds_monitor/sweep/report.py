@@ -42,6 +42,8 @@ class RecoveryRow:
 
 @dataclass(frozen=True)
 class FailedTaskRow:
+    """A failed task as the report shows it: the task's own fields, in the spec's order, and its instance."""
+
     instance_id: int
     task_id: int
     name: str
@@ -56,19 +58,9 @@ class FailedTaskRow:
 
     @classmethod
     def of(cls, instance_id: int, task: FailedTask) -> FailedTaskRow:
-        return cls(
-            instance_id=instance_id,
-            task_id=task.task_id,
-            name=task.name,
-            type=task.type,
-            state=task.state,
-            host=task.host,
-            retries=task.retries,
-            max_retries=task.max_retries,
-            duration_seconds=task.duration_seconds,
-            klass=task.klass,
-            log_excerpt=task.log_excerpt,
-        )
+        # Every field but the instance has the task's name for it: copied by name, not listed twice.
+        shown = {f.name: getattr(task, f.name) for f in fields(cls) if f.name != "instance_id"}
+        return cls(instance_id=instance_id, **shown)
 
 
 @dataclass(frozen=True)
